@@ -51,14 +51,34 @@ export interface PlanInput {
 export type KeepReason =
   | {
     kind: "interval";
-    unit: "y" | "q" | "m" | "w" | "d" | "h" | "M" | "s";
+    unit: Unit;
     label: string;
     remoteId: string;
   }
   | { kind: "most-recent"; remoteId?: string }
   | { kind: "ancestor"; remoteId: string }
-  | { kind: "no-snapshot"; remoteId: string }
-  | { kind: "snapshot-is-newer"; remoteId: string };
+  | { kind: "no-snapshot"; remoteId: string; unit?: Unit; label?: string }
+  | {
+    kind: "snapshot-is-newer";
+    remoteId: string;
+    unit?: Unit;
+    label?: string;
+  };
+
+/** Policy units, as in the policy string (`m` months, `M` minutes). */
+export type Unit = "y" | "q" | "m" | "w" | "d" | "h" | "M" | "s";
+
+/**
+ * Facts about a kept backup: `new` (to upload), `replacing-newer` (uploaded
+ * although the interval has a newer-ctransid backup), `no-snapshot` (kept
+ * for an interval whose snapshot is gone), `snapshot-is-newer` (kept for an
+ * interval whose nominal snapshot is newer and is not uploaded).
+ */
+export type BackupFlag =
+  | "new"
+  | "replacing-newer"
+  | "no-snapshot"
+  | "snapshot-is-newer";
 
 /** Planner's verdict on one snapshot (existing or pending). */
 export interface SnapshotVerdict {
@@ -76,6 +96,8 @@ export interface BackupVerdict {
   upload: Upload | null;
   keep: boolean;
   reasons: KeepReason[];
+  /** Flags of a kept backup (set by the planner). */
+  flags?: BackupFlag[];
 }
 
 /** One planned backup. */

@@ -1,0 +1,22 @@
+/**
+ * A policy file written as plain data, with only a type import: the form the
+ * compiled executable and any other loader accept without snap2s3's helpers.
+ */
+import type { ConfigInput } from "../mod.ts";
+
+const config: ConfigInput = {
+  timezone: "UTC",
+  remotes: [{ kind: "local", id: "usb", path: "/mnt/usb-backup" }],
+  sources: [{
+    kind: "btrfs",
+    path: "/data",
+    snapshots: "/data/.snapshots",
+    upload: [{
+      remote: "usb",
+      preserve: "1y 12m 30d",
+      pipe: [{ kind: "zstd", level: 3 }],
+    }],
+  }],
+};
+
+export default config;

@@ -1,0 +1,260 @@
+/**
+ * btrfs2s3's YAML config, read unchanged and mapped onto the snap2s3 config.
+ * Errors name the YAML path (`sources[0].upload_to_remotes[0].id`), also for
+ * problems found by the common validation.
+ *
+ * @module
+ */
+
+import {
+  boolYaml11Tag,
+  defineScalarTag,
+  load,
+  NOT_RESOLVED,
+  YAML11_SCHEMA,
+} from "js-yaml";
+import { resolve } from "node:path";
+import { z } from "zod";
+import {
+  type Config,
+  ConfigError,
+  type ConfigProblem,
+  issuesToProblems,
+  strictConfigObject,
+  validateConfig,
+} from "./schema.ts";
+
+// PyYAML (btrfs2s3's loader) reads YAML 1.1 booleans as yes/no, true/false,
+// on/off in three casings, but not y/n: `id: y` stays a string.
+const _PYYAML_BOOLS = new Map<string, boolean>();
+for (
+  const [word, value] of Object.entries({
+    yes: true,
+    true: true,
+    on: true,
+    no: false,
+    false: false,
+    off: false,
+  })
+) {
+  for (
+    const form of [
+      word,
+      word[0].toUpperCase() + word.slice(1),
+      word.toUpperCase(),
+    ]
+  ) {
+    _PYYAML_BOOLS.set(form, value);
+  }
+}
+
+const _SCHEMA = YAML11_SCHEMA.withTags(
+  defineScalarTag<boolean>(boolYaml11Tag.tagName, {
+    implicit: true,
+    resolve: (source) => _PYYAML_BOOLS.get(source) ?? NOT_RESOLVED,
+    identify: (data) => typeof data === "boolean",
+  }),
+);
+
+// Only the structure is checked here; leaves copied as they are (z.unknown) are
+// checked by the common schema, and their errors mapped back to YAML paths.
+const _endpointYaml = strictConfigObject({
+  profile_name: z.unknown().optional(),
+  region_name: z.unknown().optional(),
+  aws_access_key_id: z.unknown().optional(),
+  aws_secret_access_key: z.unknown().optional(),
+  endpoint_url: z.unknown().optional(),
+  verify: z.union([z.boolean(), z.string()], {
+    error:
+      "expected true, false, or the path of a CA bundle (PEM file) to verify the endpoint with",
+  }).optional(),
+  // btrfs2s3's reference config shows it; S3 has one API version, so it changes nothing.
+  api_version: z.unknown().optional(),
+});
+
+const _remoteYaml = strictConfigObject({
+  id: z.unknown().optional(),
+  s3: strictConfigObject({
+    bucket: z.unknown().optional(),
+    endpoint: _endpointYaml.optional(),
+  }),
+});
+
+const _uploadYaml = strictConfigObject({
+  id: z.unknown().optional(),
+  preserve: z.unknown().optional(),
+  pipe_through: z.array(z.array(z.string())).optional(),
+});
+
+const _sourceYaml = strictConfigObject({
+  path: z.unknown().optional(),
+  snapshots: z.unknown().optional(),
+  upload_to_remotes: z.array(_uploadYaml),
+});
+
+const _configYaml = strictConfigObject({
+  timezone: z.unknown().optional(),
+  sources: z.array(_sourceYaml),
+  remotes: z.array(_remoteYaml),
+});
+
+type _ConfigYaml = z.output<typeof _configYaml>;
+
+/** Copies `obj` without its undefined fields, so the result equals hand-written data. */
+function _compact<T extends object>(obj: T): T {
+  return Object.fromEntries(
+    Object.entries(obj).filter(([, v]) => v !== undefined),
+  ) as T;
+}
+
+/** The snap2s3 config the YAML means; not yet validated. */
+function _toInput(y: _ConfigYaml): unknown {
+  return {
+    timezone: y.timezone,
+    sources: y.sources.map((s) => ({
+      kind: "btrfs" as const,
+      path: s.path,
+      snapshots: s.snapshots,
+      upload: s.upload_to_remotes.map((u) =>
+        _compact({
+          remote: u.id,
+          preserve: u.preserve,
+          // btrfs2s3 adds no key suffix for pipe_through; plain cmd stages keep that.
+          pipe: u.pipe_through?.map((argv) => ({ kind: "cmd" as const, argv })),
+        })
+      ),
+    })),
+    remotes: y.remotes.map((r) => {
+      const ep: Partial<z.output<typeof _endpointYaml>> = r.s3.endpoint ?? {};
+      return _compact({
+        kind: "s3" as const,
+        id: r.id,
+        bucket: r.s3.bucket,
+        region: ep.region_name,
+        endpoint: ep.endpoint_url,
+        profile: ep.profile_name,
+        accessKeyId: ep.aws_access_key_id,
+        secretAccessKey: ep.aws_secret_access_key,
+        verifyTls: typeof ep.verify === "boolean" ? ep.verify : undefined,
+        // Like btrfs2s3 (botocore), a relative CA bundle path is relative to the working directory.
+        caBundle: typeof ep.verify === "string"
+          ? resolve(ep.verify)
+          : undefined,
+      });
+    }),
+  };
+}
+
+const _REMOTE_FIELD: Record<string, (string | number)[]> = {
+  bucket: ["s3", "bucket"],
+  region: ["s3", "endpoint", "region_name"],
+  endpoint: ["s3", "endpoint", "endpoint_url"],
+  profile: ["s3", "endpoint", "profile_name"],
+  accessKeyId: ["s3", "endpoint", "aws_access_key_id"],
+  secretAccessKey: ["s3", "endpoint", "aws_secret_access_key"],
+  verifyTls: ["s3", "endpoint", "verify"],
+  caBundle: ["s3", "endpoint", "verify"],
+};
+
+/** Maps a path in the snap2s3 config back to the YAML field it came from. */
+function _yamlPath(path: (string | number)[]): (string | number)[] {
+  const [top, i, field, j, sub, k, ...rest] = path;
+  if (top === "remotes" && typeof field === "string") {
+    return [
+      "remotes",
+      i,
+      ...(_REMOTE_FIELD[field] ?? [field]),
+      ...path.slice(3),
+    ];
+  }
+  if (top === "sources" && field === "upload") {
+    const upload: (string | number)[] = ["sources", i, "upload_to_remotes"];
+    if (j === undefined) return upload;
+    if (sub === "remote") return [...upload, j, "id"];
+    if (sub === "pipe") {
+      // A cmd stage is the argv list itself in YAML.
+      const stage = [...upload, j, "pipe_through"];
+      if (k === undefined) return stage;
+      return rest[0] === "argv"
+        ? [...stage, k, ...rest.slice(1)]
+        : [...stage, k];
+    }
+    return [...upload, ...path.slice(3)];
+  }
+  return path;
+}
+
+/**
+ * Converts a parsed btrfs2s3 YAML document into a validated config.
+ *
+ * @param data The YAML document as data (from a YAML 1.1 loader, like btrfs2s3's).
+ * @param file The config file, prefixed to every error line.
+ * @returns The validated config.
+ * @throws {ConfigError} With one line per problem, naming the YAML path.
+ */
+export function configFromBtrfs2s3(data: unknown, file?: string): Config {
+  const shape = _configYaml.safeParse(data);
+  if (!shape.success) {
+    throw new ConfigError(issuesToProblems(shape.error.issues, data), file);
+  }
+  try {
+    return validateConfig(_toInput(shape.data));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const problems: ConfigProblem[] = e.problems.map((p) => ({
+      path: _yamlPath(p.path),
+      message: p.message,
+    }));
+    throw new ConfigError(problems, file);
+  }
+}
+
+/**
+ * Parses btrfs2s3 YAML text into a validated config. YAML 1.1 rules apply
+ * as in btrfs2s3's PyYAML (`verify: no` is false, `id: y` a string); a
+ * duplicated key is an error.
+ *
+ * @param text The YAML text.
+ * @param file The config file, prefixed to every error line.
+ * @returns The validated config.
+ * @throws {ConfigError} On YAML syntax errors and invalid configs.
+ */
+export function parseBtrfs2s3Yaml(text: string, file?: string): Config {
+  let data: unknown;
+  try {
+    data = load(text, { schema: _SCHEMA, filename: file });
+  } catch (e) {
+    const err = e as {
+      reason?: string;
+      mark?: { line: number; column: number };
+    };
+    const where = err.mark
+      ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}`
+      : "";
+    throw new ConfigError([{
+      path: [],
+      message: `not valid YAML${where}: ${err.reason ?? String(e)}`,
+    }], file);
+  }
+  return configFromBtrfs2s3(data, file);
+}
+
+/**
+ * Reads a btrfs2s3 YAML config file.
+ *
+ * @param path The file.
+ * @returns The validated config.
+ * @throws {ConfigError} Lines start with `path`.
+ */
+export async function loadYamlConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError([{
+      path: [],
+      message: `cannot read the config file: ${(e as Error).message}`,
+    }], path);
+  }
+  return parseBtrfs2s3Yaml(text, path);
+}

@@ -1,0 +1,40 @@
+/**
+ * Turns Deno's permission errors into a one-line hint naming the flag.
+ *
+ * @module
+ */
+
+const _flagOf: Record<string, string> = {
+  read: "--allow-read",
+  write: "--allow-write",
+  run: "--allow-run",
+  net: "--allow-net",
+  env: "--allow-env",
+  ffi: "--allow-ffi",
+  sys: "--allow-sys",
+  import: "--allow-import",
+};
+
+/**
+ * A one-line hint for a missing Deno permission, or null when `error` is not one.
+ *
+ * @param error Anything thrown.
+ * @returns e.g. `missing permission: run access to "btrfs"; grant it with --allow-run=btrfs`.
+ */
+export function permissionHint(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const isPermission = error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied &&
+      /Requires \w+ access/.test(error.message);
+  if (!isPermission) return null;
+  const m = error.message.match(/Requires (\w+) access(?: to "([^"]*)")?/);
+  if (!m) return `missing permission: ${error.message.split("\n")[0]}`;
+  const [, kind, what] = m;
+  const flag = _flagOf[kind] ?? `--allow-${kind}`;
+  const value = what === undefined
+    ? ""
+    : `=${kind === "run" ? what.split("/").at(-1) : what}`;
+  return `missing permission: ${kind} access${
+    what === undefined ? "" : ` to "${what}"`
+  }; grant it with ${flag}${value}`;
+}

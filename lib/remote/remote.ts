@@ -1,0 +1,153 @@
+/**
+ * The `Remote` interface: the few object-store operations the transfer manager,
+ * the inventory and the commands need, implemented by S3 and a local directory.
+ *
+ * Keys are always relative to the remote's key prefix (the remote adds it).
+ *
+ * @module
+ */
+
+/** One stored object, as a listing or a HEAD reports it. */
+export interface RemoteObject {
+  /** Key relative to the remote's prefix. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** Last modification time, when known. */
+  lastModified?: Date;
+  /** Entity tag without quotes, when known (S3 only). */
+  etag?: string;
+  /** Storage class, when the listing told (S3 only). */
+  storageClass?: string;
+}
+
+/** A byte range of an object: `start` inclusive, `end` inclusive (to the end when absent). */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+/** Options of a whole-object put. */
+export interface PutOptions {
+  /** Storage class (S3); ignored by the local directory. */
+  storageClass?: string;
+  /** Content type; defaults to `application/octet-stream`. */
+  contentType?: string;
+}
+
+/** Checksums of a part or object, computed by the caller (raw digest bytes). */
+export interface Checksums {
+  md5?: Uint8Array;
+  sha256?: Uint8Array;
+}
+
+/** What the store said about one uploaded part. */
+export interface PartReceipt {
+  partNumber: number;
+  /** Entity tag of the part, without quotes (S3) or a local marker. */
+  etag: string;
+  /** Base64 SHA-256 of the part, when the server checked one. */
+  checksumSha256?: string;
+  /** Hex MD5 of the part, when the server checked one. */
+  md5?: string;
+  size: number;
+}
+
+/** The store's view of a completed object. */
+export interface CompletedObject {
+  key: string;
+  size: number;
+  /** Entity tag without quotes, when the store has them. */
+  etag?: string;
+}
+
+/**
+ * One multipart upload in progress. Parts may be sent concurrently and out of
+ * order; `offset` is the part's byte offset in the object (the local directory
+ * writes there; S3 ignores it).
+ */
+export interface MultipartUpload {
+  readonly key: string;
+  /** Sends one part; the data is never re-read from a producer, so callers may retry with the same bytes. */
+  uploadPart(
+    partNumber: number,
+    data: Uint8Array,
+    offset: number,
+    checksums?: Checksums,
+  ): Promise<PartReceipt>;
+  /** Completes the object from the given parts (in part-number order). Only then is the key visible. */
+  complete(parts: PartReceipt[]): Promise<CompletedObject>;
+  /** Throws the upload away; no trace is left under the key. Safe to call more than once. */
+  abort(): Promise<void>;
+}
+
+/** Provider limits that shape uploads. */
+export interface RemoteLimits {
+  /** Largest object the provider accepts (bytes). */
+  maxObjectSize: number;
+  /** Most parts in one multipart upload. */
+  maxParts: number;
+  /** Smallest part but the last (bytes). */
+  minPartSize: number;
+  /** Largest part (bytes). */
+  maxPartSize: number;
+  /** Whether all parts but the last must be the same size (Cloudflare R2). */
+  equalParts: boolean;
+  /** Default first part size (bytes). */
+  partSize: number;
+  /** Default number of parts in flight. */
+  concurrency: number;
+}
+
+/** An object store: an S3 bucket (with an optional key prefix) or a local directory. */
+export interface Remote {
+  /** The remote's id from the configuration. */
+  readonly id: string;
+  /** Which implementation this is. */
+  readonly kind: "s3" | "local";
+  /** Upload limits and defaults. */
+  readonly limits: RemoteLimits;
+  /**
+   * The checksum the store verifies on every part and put (pass it in
+   * `checksums` to spare the remote computing it); null when the store has
+   * none (a local directory: the bytes never leave the machine).
+   */
+  readonly partChecksum: "md5" | "sha256" | null;
+  /** Every object whose key starts with `prefix` (all pages), in key order. */
+  list(prefix?: string): AsyncIterable<RemoteObject>;
+  /** The object's size and tag, or null when it does not exist. */
+  head(key: string): Promise<RemoteObject | null>;
+  /**
+   * The object's bytes (or a range of them). `ifMatch` makes the read fail
+   * when the object changed since it was first read (S3 only).
+   */
+  get(
+    key: string,
+    options?: { range?: ByteRange; ifMatch?: string },
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Stores a whole object in one request; it appears atomically. */
+  put(
+    key: string,
+    data: Uint8Array,
+    options?: PutOptions & { checksums?: Checksums },
+  ): Promise<CompletedObject>;
+  /** Starts a multipart upload for `key`. */
+  createMultipartUpload(
+    key: string,
+    options?: PutOptions,
+  ): Promise<MultipartUpload>;
+  /** Deletes the keys (missing keys are fine), in batches of 1000. */
+  delete(keys: string[]): Promise<void>;
+  /** Multipart uploads still open under `prefix` (S3); partial files (local). */
+  listOpenUploads(prefix?: string): Promise<string[]>;
+  /** Releases connections and handles. */
+  close(): void;
+}
+
+/** Thrown when a key does not exist. */
+export class NotFoundError extends Error {
+  constructor(readonly key: string, where: string) {
+    super(`no object ${JSON.stringify(key)} in ${where}`);
+    this.name = "NotFoundError";
+  }
+}
