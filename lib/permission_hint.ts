@@ -22,11 +22,25 @@ const _flagOf: Record<string, string> = {
  * @returns e.g. `missing permission: run access to "btrfs"; grant it with --allow-run=btrfs`.
  */
 export function permissionHint(error: unknown): string | null {
-  if (!(error instanceof Error)) return null;
-  const isPermission = error instanceof Deno.errors.NotCapable ||
+  // A driver may have wrapped the permission error in one that already names the flag.
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (_isPermission(e)) {
+      if (e !== error && (error as Error).message.includes("--allow-")) {
+        return (error as Error).message;
+      }
+      return _hint(e);
+    }
+  }
+  return null;
+}
+
+function _isPermission(error: Error): boolean {
+  return error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied &&
       /Requires \w+ access/.test(error.message);
-  if (!isPermission) return null;
+}
+
+function _hint(error: Error): string {
   const m = error.message.match(/Requires (\w+) access(?: to "([^"]*)")?/);
   if (!m) return `missing permission: ${error.message.split("\n")[0]}`;
   const [, kind, what] = m;

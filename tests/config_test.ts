@@ -211,7 +211,7 @@ Deno.test("helpers return plain tagged objects without undefined fields", () => 
 });
 
 Deno.test("an unknown field is one error naming it and the right spelling", () => {
-  const data = base() as { remotes: Record<string, unknown>[] };
+  const data = base() as unknown as { remotes: Record<string, unknown>[] };
   data.remotes[0].pathstyle = true;
   assert.equal(
     onlyProblem(data),
@@ -220,7 +220,7 @@ Deno.test("an unknown field is one error naming it and the right spelling", () =
 });
 
 Deno.test("a field of the wrong type is one error naming the field and both types", () => {
-  const data = base() as { remotes: Record<string, unknown>[] };
+  const data = base() as unknown as { remotes: Record<string, unknown>[] };
   data.remotes[0].bucket = 42;
   assert.equal(
     onlyProblem(data),
@@ -229,7 +229,7 @@ Deno.test("a field of the wrong type is one error naming the field and both type
 });
 
 Deno.test("a missing required field is one error saying it is required", () => {
-  const data = base() as { remotes: Record<string, unknown>[] };
+  const data = base() as unknown as { remotes: Record<string, unknown>[] };
   delete data.remotes[0].bucket;
   assert.equal(onlyProblem(data), "remotes[0].bucket: required (a string)");
 });

@@ -21,6 +21,8 @@ export const SUBVOL_FLAG_RDONLY = 2n;
 
 const _O_RDONLY = 0;
 const _O_CLOEXEC = 0o2000000;
+const _O_NONBLOCK = 0o4000;
+const _F_SETPIPE_SZ = 1031;
 const _AT_FDCWD = -100;
 const _RENAME_NOREPLACE = 1;
 
@@ -29,6 +31,7 @@ const _SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // A filesystem commit can take a while: keep it off the JS thread.
   syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
   renameat2: {
@@ -205,6 +208,32 @@ export function readSmallFile(path: string): string | null {
     return new TextDecoder().decode(buf.subarray(0, n));
   } finally {
     lib.close(fd);
+  }
+}
+
+/**
+ * Grows the pipe behind file descriptor `fd` of process `pid` (a child of
+ * ours) to `bytes` with F_SETPIPE_SZ, through /proc/<pid>/fd/<fd>. Best
+ * effort: returns whether it worked (it fails once the child exited, or
+ * beyond the unprivileged pipe size limits).
+ */
+export function enlargePipe(pid: number, fd: number, bytes: number): boolean {
+  let lib: _Libc;
+  try {
+    lib = _lib();
+  } catch {
+    return false;
+  }
+  // Any open file of a pipe sets its size; O_NONBLOCK so the open never waits.
+  const p = lib.open(
+    _cString(`/proc/${pid}/fd/${fd}`),
+    _O_RDONLY | _O_NONBLOCK | _O_CLOEXEC,
+  );
+  if (p < 0) return false;
+  try {
+    return lib.fcntl(p, _F_SETPIPE_SZ, bytes) >= bytes;
+  } finally {
+    lib.close(p);
   }
 }
 

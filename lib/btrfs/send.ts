@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import type { SubvolumeInfo } from "../types.ts";
 import { exitText, runBtrfs, spawnBtrfs } from "./command.ts";
 import { BtrfsError } from "./errors.ts";
-import { readSmallFile } from "./ffi.ts";
+import { enlargePipe, readSmallFile } from "./ffi.ts";
 import { assertSameFilesystem, getSubvolumeInfo } from "./subvolume.ts";
 
 /** Options for {@linkcode send}. */
@@ -50,6 +50,9 @@ export interface SendCapabilities {
 const _KERNEL_FEATURE = "/sys/fs/btrfs/features/send_stream_version";
 
 let _caps: Promise<SendCapabilities> | undefined;
+
+const _READ_SIZE = 1 << 20;
+const _SMALL_READ = 1 << 16;
 
 /**
  * Detects (once, then cached) whether the kernel and btrfs-progs support send
@@ -181,14 +184,18 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
     stdout: "piped",
     stderr: "piped",
   });
+  // A 1 MiB pipe lets each read return up to 1 MiB instead of 64 KiB: 16x
+  // fewer reads and wake-ups. Best effort; the stream works without it.
+  const big = enlargePipe(child.pid, 1, _READ_SIZE);
   const stderr = new Response(child.stderr).text().catch(() => "");
-  const reader = child.stdout.getReader();
+  const reader = child.stdout.getReader({ mode: "byob" });
+  let buffer = new ArrayBuffer(big ? _READ_SIZE : _SMALL_READ);
   let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller): Promise<void> {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = await reader.read(new Uint8Array(buffer));
       } catch (e) {
         _kill(child);
         await child.status;
@@ -202,7 +209,17 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
         return;
       }
       if (!chunk.done) {
-        controller.enqueue(chunk.value);
+        const value = chunk.value;
+        if (value.length >= value.buffer.byteLength / 2) {
+          // Mostly full: hand it over, read the next into a new buffer.
+          controller.enqueue(value);
+          buffer = new ArrayBuffer(value.buffer.byteLength);
+        } else {
+          // Copy small reads out, so a consumer holding chunks holds at
+          // most twice their bytes, and reuse the buffer.
+          controller.enqueue(value.slice());
+          buffer = value.buffer as ArrayBuffer;
+        }
         return;
       }
       // End of output is not success: only the exit status tells.

@@ -7,32 +7,18 @@
  */
 
 import type {
+  AgeStage,
+  B2RemoteInput,
+  BtrfsSourceInput,
+  CmdStage,
   ConfigInput,
-  PipeStageInput,
-  RemoteInput,
-  SourceInput,
-} from "./schema.ts";
-
-/** A btrfs source as written in a config. */
-export type BtrfsSourceInput = Extract<SourceInput, { kind: "btrfs" }>;
-/** An AWS S3 (or any S3-compatible) remote as written in a config. */
-export type S3RemoteInput = Extract<RemoteInput, { kind: "s3" }>;
-/** A Cloudflare R2 remote as written in a config. */
-export type R2RemoteInput = Extract<RemoteInput, { kind: "r2" }>;
-/** A Backblaze B2 remote as written in a config. */
-export type B2RemoteInput = Extract<RemoteInput, { kind: "b2" }>;
-/** A local directory remote as written in a config. */
-export type LocalRemoteInput = Extract<RemoteInput, { kind: "local" }>;
-/** A zstd stage as written in a config. */
-export type ZstdStageInput = Extract<PipeStageInput, { kind: "zstd" }>;
-/** A gzip stage as written in a config. */
-export type GzipStageInput = Extract<PipeStageInput, { kind: "gzip" }>;
-/** An age stage as written in a config. */
-export type AgeStageInput = Extract<PipeStageInput, { kind: "age" }>;
-/** A gpg stage as written in a config. */
-export type GpgStageInput = Extract<PipeStageInput, { kind: "gpg" }>;
-/** A command stage as written in a config. */
-export type CmdStageInput = Extract<PipeStageInput, { kind: "cmd" }>;
+  GpgStage,
+  GzipStage,
+  LocalRemoteInput,
+  R2RemoteInput,
+  S3RemoteInput,
+  ZstdStage,
+} from "./types.ts";
 
 /** Copies `obj` without its undefined fields, so helper output equals hand-written data. */
 function _compact<T extends object>(obj: T): T {
@@ -196,7 +182,7 @@ export function localDir(
  * if (stage.level !== 12) throw new Error("level lost");
  * ```
  */
-export function zstd(options: { level?: number } = {}): ZstdStageInput {
+export function zstd(options: { level?: number } = {}): ZstdStage {
   return _compact({ kind: "zstd", level: options.level });
 }
 
@@ -214,7 +200,7 @@ export function zstd(options: { level?: number } = {}): ZstdStageInput {
  * if (stage.kind !== "gzip") throw new Error("unexpected kind");
  * ```
  */
-export function gzip(options: { level?: number } = {}): GzipStageInput {
+export function gzip(options: { level?: number } = {}): GzipStage {
   return _compact({ kind: "gzip", level: options.level });
 }
 
@@ -238,7 +224,7 @@ export function gzip(options: { level?: number } = {}): GzipStageInput {
  */
 export function age(
   options: { recipients: string[]; identityFile?: string },
-): AgeStageInput {
+): AgeStage {
   return _compact({
     kind: "age",
     recipients: options.recipients,
@@ -261,7 +247,7 @@ export function age(
  * if (stage.recipient !== "backup@example.com") throw new Error("recipient lost");
  * ```
  */
-export function gpg(options: { recipient: string }): GpgStageInput {
+export function gpg(options: { recipient: string }): GpgStage {
   return { kind: "gpg", recipient: options.recipient };
 }
 
@@ -285,7 +271,7 @@ export function gpg(options: { recipient: string }): GpgStageInput {
 export function cmd(
   argv: string[],
   options: { inverse?: string[]; suffix?: string } = {},
-): CmdStageInput {
+): CmdStage {
   return _compact({
     kind: "cmd",
     argv,

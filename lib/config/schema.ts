@@ -10,6 +10,28 @@
 
 import { z } from "zod";
 import { parsePolicy } from "../policy/grammar.ts";
+import type {
+  AgeStage,
+  B2Remote,
+  B2RemoteInput,
+  CmdStage,
+  Config,
+  ConfigInput,
+  GpgStage,
+  GzipStage,
+  LocalRemote,
+  LocalRemoteInput,
+  PipeStage,
+  R2Remote,
+  R2RemoteInput,
+  S3Remote,
+  S3RemoteInput,
+  Source,
+  SourceInput,
+  Upload,
+  UploadInput,
+  ZstdStage,
+} from "./types.ts";
 
 // ---------------------------------------------------------------------------
 // Field helpers
@@ -306,7 +328,7 @@ const _btrfsSource = strictConfigObject({
   snapshots: _absolutePath("the snapshot directory"),
   upload: z.array(_upload).min(1, {
     error:
-      `must list at least one upload, e.g. [{ remote: "aws", preserve: "1y 3m 30d 24h" }]`,
+      `must list at least one upload: a remote id and a policy such as "1y 3m 30d 24h"`,
   }),
 });
 
@@ -331,34 +353,75 @@ export const configSchema = strictConfigObject({
   }),
   sources: z.array(sourceSchema),
   remotes: z.array(remoteSchema).min(1, {
-    error:
-      `must list at least one remote, e.g. [{ kind: "local", id: "usb", path: "/mnt/usb/backups" }]`,
+    error: "must list at least one remote (an S3 bucket or a local directory)",
   }),
 });
 
 // ---------------------------------------------------------------------------
 // Types
 
-/** A validated config, defaults filled in (what the program uses). */
-export type Config = z.output<typeof configSchema>;
-/** A config as users write it (what `defineConfig` accepts). */
-export type ConfigInput = z.input<typeof configSchema>;
-/** A validated source. */
-export type Source = z.output<typeof sourceSchema>;
-/** A source as users write it. */
-export type SourceInput = z.input<typeof sourceSchema>;
-/** A validated upload of a source to a remote. */
-export type Upload = z.output<typeof _upload>;
-/** An upload as users write it. */
-export type UploadInput = z.input<typeof _upload>;
-/** A validated remote; r2 and b2 carry their derived `endpoint`. */
-export type Remote = z.output<typeof remoteSchema>;
-/** A remote as users write it. */
-export type RemoteInput = z.input<typeof remoteSchema>;
-/** A validated pipe stage. */
-export type PipeStage = z.output<typeof pipeStageSchema>;
-/** A pipe stage as users write it. */
-export type PipeStageInput = z.input<typeof pipeStageSchema>;
+export type {
+  AgeStage,
+  B2Remote,
+  B2RemoteInput,
+  BtrfsSource,
+  BtrfsSourceInput,
+  CmdStage,
+  Config,
+  ConfigInput,
+  GpgStage,
+  GzipStage,
+  LocalRemote,
+  LocalRemoteInput,
+  PipeStage,
+  PipeStageInput,
+  R2Remote,
+  R2RemoteInput,
+  Remote,
+  RemoteInput,
+  S3CommonInput,
+  S3Remote,
+  S3RemoteInput,
+  Source,
+  SourceInput,
+  Upload,
+  UploadInput,
+  ZstdStage,
+} from "./types.ts";
+
+/** True when A and B are the same type (not merely assignable). */
+type _Same<A, B> = (<T>() => T extends A ? 1 : 2) extends
+  (<T>() => T extends B ? 1 : 2) ? true : false;
+type _Assert<T extends true> = T;
+
+// The written-out types in types.ts must be exactly what the schema infers:
+// a change to one without the other fails here.
+type _Remote<K> = Extract<z.output<typeof remoteSchema>, { kind: K }>;
+type _RemoteIn<K> = Extract<z.input<typeof remoteSchema>, { kind: K }>;
+type _Stage<K> = Extract<z.output<typeof pipeStageSchema>, { kind: K }>;
+type _StageIn<K> = Extract<z.input<typeof pipeStageSchema>, { kind: K }>;
+export type _TypesMatchSchema = [
+  _Assert<_Same<Config, z.output<typeof configSchema>>>,
+  _Assert<_Same<ConfigInput, z.input<typeof configSchema>>>,
+  _Assert<_Same<Upload, z.output<typeof _upload>>>,
+  _Assert<_Same<UploadInput, z.input<typeof _upload>>>,
+  _Assert<_Same<Source, z.output<typeof sourceSchema>>>,
+  _Assert<_Same<SourceInput, z.input<typeof sourceSchema>>>,
+  _Assert<_Same<S3Remote, _Remote<"s3">>>,
+  _Assert<_Same<R2Remote, _Remote<"r2">>>,
+  _Assert<_Same<B2Remote, _Remote<"b2">>>,
+  _Assert<_Same<LocalRemote, _Remote<"local">>>,
+  _Assert<_Same<S3RemoteInput, _RemoteIn<"s3">>>,
+  _Assert<_Same<R2RemoteInput, _RemoteIn<"r2">>>,
+  _Assert<_Same<B2RemoteInput, _RemoteIn<"b2">>>,
+  _Assert<_Same<LocalRemoteInput, _RemoteIn<"local">>>,
+  _Assert<_Same<ZstdStage, _Stage<"zstd">>>,
+  _Assert<_Same<GzipStage, _Stage<"gzip">>>,
+  _Assert<_Same<AgeStage, _Stage<"age">>>,
+  _Assert<_Same<GpgStage, _Stage<"gpg">>>,
+  _Assert<_Same<CmdStage, _Stage<"cmd">>>,
+  _Assert<_Same<PipeStage, _StageIn<"zstd" | "gzip" | "age" | "gpg" | "cmd">>>,
+];
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -394,6 +457,8 @@ export class ConfigError extends Error {
   readonly file?: string;
 
   /**
+   * Builds the error; `message` has one line per problem.
+   *
    * @param problems What is wrong (at least one).
    * @param file The config file, prefixed to every line of the message.
    */

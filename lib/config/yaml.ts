@@ -64,7 +64,7 @@ const _endpointYaml = strictConfigObject({
   aws_access_key_id: z.unknown().optional(),
   aws_secret_access_key: z.unknown().optional(),
   endpoint_url: z.unknown().optional(),
-  verify: z.union([z.boolean(), z.string()], {
+  verify: z.union([z.boolean(), z.string().min(1)], {
     error:
       "expected true, false, or the path of a CA bundle (PEM file) to verify the endpoint with",
   }).optional(),

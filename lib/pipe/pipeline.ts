@@ -11,9 +11,11 @@
 export interface StageFailure {
   /** 0-based position in the pipeline. */
   index: number;
+  /** Its program and arguments. */
   argv: string[];
   /** Exit code, or null when killed by a signal. */
   code: number | null;
+  /** The signal that killed it (e.g. `SIGPIPE`), or null when it exited. */
   signal: string | null;
   /** The end of its stderr (at most a few KiB), trimmed. */
   stderr: string;
@@ -27,6 +29,8 @@ export class PipelineError extends Error {
   readonly inputError?: unknown;
 
   /**
+   * Builds the error; `message` has one line per failure.
+   *
    * @param message What went wrong.
    * @param failures The failed stages.
    * @param inputError The input stream's error, if any.
@@ -237,6 +241,7 @@ export function pipeThrough(
   let killTimer: ReturnType<typeof setTimeout> | undefined;
 
   const stopAll = (): void => {
+    if (exited.every(Boolean)) return;
     for (const [i, child] of children.entries()) {
       if (exited[i]) continue;
       stoppedByUs[i] = true;

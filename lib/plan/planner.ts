@@ -254,25 +254,29 @@ function _sortReasons(
   reasons: readonly KeepReason[],
   src: SourceInventory,
 ): KeepReason[] {
-  const order = new Map(src.remotes.map((r, i) => [r.id, i]));
-  const seen = new Set<string>();
-  const out: KeepReason[] = [];
+  if (reasons.length <= 1) return [...reasons];
+  const order = (id: string | undefined): number =>
+    src.remotes.findIndex((r) => r.id === id);
+  const keyed = new Map<string, { r: KeepReason; sort: (number | string)[] }>();
   for (const r of reasons) {
-    const id = JSON.stringify(r);
-    if (seen.has(id)) continue;
-    seen.add(id);
-    out.push(r);
+    const unit = "unit" in r && r.unit !== undefined ? UNITS.indexOf(r.unit) : -1;
+    const label = "label" in r ? r.label ?? "" : "";
+    const id = `${r.kind}\0${r.remoteId ?? ""}\0${unit}\0${label}`;
+    if (!keyed.has(id)) {
+      keyed.set(id, {
+        r,
+        sort: [order(r.remoteId), _KIND_ORDER[r.kind], unit, label],
+      });
+    }
   }
-  const unitOf = (r: KeepReason): number =>
-    "unit" in r && r.unit !== undefined ? UNITS.indexOf(r.unit) : -1;
-  return out.sort((a, b) =>
-    (order.get(a.remoteId ?? "") ?? -1) - (order.get(b.remoteId ?? "") ?? -1) ||
-    _KIND_ORDER[a.kind] - _KIND_ORDER[b.kind] || unitOf(a) - unitOf(b) ||
-    _cmpStr(
-      "label" in a ? a.label ?? "" : "",
-      "label" in b ? b.label ?? "" : "",
-    )
-  );
+  return [...keyed.values()].sort((a, b) => {
+    for (let i = 0; i < 4; i++) {
+      const x = a.sort[i];
+      const y = b.sort[i];
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  }).map((e) => e.r);
 }
 
 const _FLAG_ORDER = [

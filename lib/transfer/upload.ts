@@ -366,16 +366,14 @@ class _Upload {
     receipts: PartReceipt[],
   ): void {
     const alg = this.remote.partChecksum;
-    // Hash now (in order: the worker sees parts as they were read).
-    const hashed = this.#hasher.part(part, alg);
     // Parts sent at once: `concurrency`, fewer once parts outgrow the budget.
+    const tier = partSizeFor(partNumber, this.first, this.limits);
     const width = Math.max(
       1,
-      Math.floor(
-        memoryBound(this.first, this.concurrency, part.length) /
-          Math.max(part.length, 1),
-      ) - 1,
+      Math.floor(memoryBound(this.first, this.concurrency, tier) / tier) - 1,
     );
+    // Hash now (in order: the worker sees parts as they were read).
+    const hashed = this.#hasher.part(part, alg);
     const task = (async () => {
       const { data, digest } = await hashed;
       let slot = false;

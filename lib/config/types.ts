@@ -1,0 +1,234 @@
+/**
+ * The config types, written out so they read well in the docs. They are not
+ * a second source of truth: lib/config/schema.ts asserts at compile time that
+ * each one is identical to the type zod infers from the schema, so a change
+ * to either without the other fails `deno check`.
+ *
+ * `…Input` types are what users write; the others are what validation
+ * returns (defaults filled in, endpoints derived).
+ *
+ * @module
+ */
+
+/** Compress with zstd; key suffix `.zst`. */
+export interface ZstdStage {
+  /** Tag. */
+  kind: "zstd";
+  /** Compression level 1-22 (20-22 use `--ultra`); default zstd's own (3). */
+  level?: number;
+}
+
+/** Compress with gzip; key suffix `.gz`. */
+export interface GzipStage {
+  /** Tag. */
+  kind: "gzip";
+  /** Compression level 1-9; default gzip's own (6). */
+  level?: number;
+}
+
+/** Encrypt with age; key suffix `.age`. */
+export interface AgeStage {
+  /** Tag. */
+  kind: "age";
+  /** Public keys to encrypt to: `age1...` or SSH public keys. */
+  recipients: string[];
+  /** Absolute path of the identity (private key) restore decrypts with. */
+  identityFile?: string;
+}
+
+/** Encrypt with gpg to a key in the keyring; key suffix `.gpg`. */
+export interface GpgStage {
+  /** Tag. */
+  kind: "gpg";
+  /** Key id, fingerprint or email. */
+  recipient: string;
+}
+
+/** Any command reading stdin and writing stdout. */
+export interface CmdStage {
+  /** Tag. */
+  kind: "cmd";
+  /** Program and arguments. */
+  argv: string[];
+  /** The command that undoes it, for restore. */
+  inverse?: string[];
+  /** Key suffix (no dots); none by default, as btrfs2s3's `pipe_through`. */
+  suffix?: string;
+}
+
+/** A stage the backup stream is piped through before upload. */
+export type PipeStage = ZstdStage | GzipStage | AgeStage | GpgStage | CmdStage;
+
+/** A pipe stage as users write it (the same as {@linkcode PipeStage}). */
+export type PipeStageInput = PipeStage;
+
+/** Fields every S3-compatible remote (s3, r2, b2) accepts. */
+export interface S3CommonInput {
+  /** The id uploads refer to. */
+  id: string;
+  /** Bucket name. */
+  bucket: string;
+  /** Prepended verbatim to every key, e.g. `"laptop/"`. */
+  prefix?: string;
+  /** Force path-style URLs; default: the driver's choice. */
+  pathStyle?: boolean;
+  /** Profile in ~/.aws/config and ~/.aws/credentials. */
+  profile?: string;
+  /** Access key id; give together with `secretAccessKey`. */
+  accessKeyId?: string;
+  /** Secret access key; give together with `accessKeyId`. */
+  secretAccessKey?: string;
+  /** Verify the endpoint's TLS certificate; default true. */
+  verifyTls?: boolean;
+  /** Absolute path of a PEM file of CA certificates. */
+  caBundle?: string;
+  /** Storage class for new objects, unless an upload sets its own. */
+  storageClass?: string;
+  /** Multipart part size in MiB, 5-5120. */
+  partSizeMiB?: number;
+  /** Parts uploaded at once, 1-64. */
+  concurrency?: number;
+}
+
+/** AWS S3, or any S3-compatible server given its `endpoint`, as users write it. */
+export interface S3RemoteInput extends S3CommonInput {
+  /** Tag. */
+  kind: "s3";
+  /** AWS region, e.g. `eu-central-1`; default from the profile or environment. */
+  region?: string;
+  /** Full URL, e.g. `https://rgw.example.com`; default AWS. */
+  endpoint?: string;
+}
+
+/** Cloudflare R2, as users write it. */
+export interface R2RemoteInput extends S3CommonInput {
+  /** Tag. */
+  kind: "r2";
+  /** Cloudflare account id: 32 lowercase hex digits. */
+  accountId: string;
+  /** Default `auto`. */
+  region?: string;
+  /** Default `https://<accountId>.r2.cloudflarestorage.com`. */
+  endpoint?: string;
+}
+
+/** Backblaze B2 (S3-compatible API), as users write it. */
+export interface B2RemoteInput extends S3CommonInput {
+  /** Tag. */
+  kind: "b2";
+  /** E.g. `us-west-004`, from the bucket's endpoint `s3.<region>.backblazeb2.com`. */
+  region: string;
+  /** Default `https://s3.<region>.backblazeb2.com`. */
+  endpoint?: string;
+}
+
+/** A local directory (USB disk, NAS mount): each object is a file named by its key. */
+export interface LocalRemoteInput {
+  /** Tag. */
+  kind: "local";
+  /** The id uploads refer to. */
+  id: string;
+  /** Absolute path of the directory. */
+  path: string;
+}
+
+/** A remote as users write it. */
+export type RemoteInput =
+  | S3RemoteInput
+  | R2RemoteInput
+  | B2RemoteInput
+  | LocalRemoteInput;
+
+/** A validated S3 remote. */
+export interface S3Remote extends Omit<S3RemoteInput, "verifyTls"> {
+  /** Verify the endpoint's TLS certificate. */
+  verifyTls: boolean;
+}
+
+/** A validated R2 remote, region and endpoint filled in. */
+export interface R2Remote
+  extends Omit<R2RemoteInput, "verifyTls" | "region" | "endpoint"> {
+  /** Verify the endpoint's TLS certificate. */
+  verifyTls: boolean;
+  /** `auto` unless given. */
+  region: string;
+  /** Derived from `accountId` unless given. */
+  endpoint: string;
+}
+
+/** A validated B2 remote, endpoint filled in. */
+export interface B2Remote
+  extends Omit<B2RemoteInput, "verifyTls" | "endpoint"> {
+  /** Verify the endpoint's TLS certificate. */
+  verifyTls: boolean;
+  /** Derived from `region` unless given. */
+  endpoint: string;
+}
+
+/** A validated local directory remote. */
+export type LocalRemote = LocalRemoteInput;
+
+/** A validated remote. */
+export type Remote = S3Remote | R2Remote | B2Remote | LocalRemote;
+
+/** Where and how a source is backed up, as users write it. */
+export interface UploadInput {
+  /** Id of a remote in `remotes`. */
+  remote: string;
+  /** Preservation policy, e.g. `1y 3m 30d 24h`. */
+  preserve: string;
+  /** Stages the `btrfs send` stream is piped through, in order; default none. */
+  pipe?: PipeStage[];
+  /** Storage class for this source's backups in this remote. */
+  storageClass?: string;
+}
+
+/** A validated upload. */
+export interface Upload extends Omit<UploadInput, "pipe"> {
+  /** Stages in order; empty when none. */
+  pipe: PipeStage[];
+}
+
+/** A btrfs subvolume to snapshot and back up, as users write it. */
+export interface BtrfsSourceInput {
+  /** Tag. */
+  kind: "btrfs";
+  /** Absolute path of the subvolume. */
+  path: string;
+  /** Absolute path of the directory its read-only snapshots live in. */
+  snapshots: string;
+  /** At least one. */
+  upload: UploadInput[];
+}
+
+/** A validated btrfs source. */
+export interface BtrfsSource extends Omit<BtrfsSourceInput, "upload"> {
+  /** Where and how it is backed up. */
+  upload: Upload[];
+}
+
+/** A source as users write it. */
+export type SourceInput = BtrfsSourceInput;
+
+/** A validated source. */
+export type Source = BtrfsSource;
+
+/** A config as users write it (what `defineConfig` accepts). */
+export interface ConfigInput {
+  /** IANA time zone policy intervals are computed in, e.g. `Europe/Berlin` or `UTC`. */
+  timezone: string;
+  /** Subvolumes to back up. */
+  sources: SourceInput[];
+  /** At least one. */
+  remotes: RemoteInput[];
+}
+
+/** A validated config (what the program uses). */
+export interface Config {
+  /** IANA time zone policy intervals are computed in. */
+  timezone: string;
+  /** Subvolumes to back up. */
+  sources: Source[];
+  /** Where backups go. */
+  remotes: Remote[];
+}
