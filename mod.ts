@@ -36,35 +36,16 @@ export {
   s3,
   zstd,
 } from "./lib/config/define.ts";
-export type {
-  AgeStageInput,
-  B2RemoteInput,
-  BtrfsSourceInput,
-  CmdStageInput,
-  GpgStageInput,
-  GzipStageInput,
-  LocalRemoteInput,
-  R2RemoteInput,
-  S3RemoteInput,
-  ZstdStageInput,
-} from "./lib/config/define.ts";
 export { ConfigError, validateConfig } from "./lib/config/schema.ts";
-export type {
-  Config,
-  ConfigInput,
-  PipeStage,
-  PipeStageInput,
-  Remote,
-  RemoteInput,
-  Source,
-  SourceInput,
-} from "./lib/config/schema.ts";
+export type * from "./lib/config/types.ts";
+export type { ConfigProblem } from "./lib/config/schema.ts";
 export { loadConfig } from "./lib/config/load.ts";
 export { parseBtrfs2s3Yaml } from "./lib/config/yaml.ts";
 
 // Operations.
 export { update } from "./lib/commands/update.ts";
 export type { UpdateOptions, UpdateResult } from "./lib/commands/update.ts";
+export type { ExecuteReport } from "./lib/plan/executor.ts";
 export { restore } from "./lib/commands/restore.ts";
 export type { RestoreOptions, RestoreResult } from "./lib/commands/restore.ts";
 export { listBackups } from "./lib/commands/list_backups.ts";
@@ -76,10 +57,21 @@ export type { Output } from "./lib/cli/log.ts";
 
 // Policy and planning, for what-if tools.
 export { parsePolicy, PolicySyntaxError } from "./lib/policy/grammar.ts";
-export type { Policy } from "./lib/policy/grammar.ts";
+export type { Policy, Unit } from "./lib/policy/grammar.ts";
 export { plan } from "./lib/plan/planner.ts";
 export { planToJson, renderPlan } from "./lib/plan/preview.ts";
-export type { Plan, PlanInput, SourcePlan, Upload } from "./lib/plan/plan.ts";
+export type {
+  BackupVerdict,
+  KeepReason,
+  Plan,
+  PlanInput,
+  RemoteInventory,
+  SnapshotVerdict,
+  SourceInventory,
+  SourcePlan,
+  Upload,
+} from "./lib/plan/plan.ts";
+export type { RenderOptions } from "./lib/plan/preview.ts";
 export { encodeKey, parseKey } from "./lib/keys.ts";
 export type { BackupKey, ParsedKey } from "./lib/keys.ts";
 

@@ -24,7 +24,12 @@ function inventory(timeZone: string, preserve: string): PlanInput {
       year = y;
       yearFirst = i;
     }
-    snapshots.push({ uuid: uuid(i), ctransid: i + 1, ctime, path: `/snaps/s${i}` });
+    snapshots.push({
+      uuid: uuid(i),
+      ctransid: i + 1,
+      ctime,
+      path: `/snaps/s${i}`,
+    });
     const sendParentUuid = i === yearFirst ? null : uuid(yearFirst);
     const key = encodeKey({
       name: "src",
@@ -69,7 +74,8 @@ const la = inventory("America/Los_Angeles", "1y 3m 30d 24h");
 const deep = inventory("Australia/Lord_Howe", "10y 4q 12m 8w 60d 48h");
 
 Deno.bench({
-  name: "plan 100k snapshots + 100k backups, 1y 3m 30d 24h, America/Los_Angeles",
+  name:
+    "plan 100k snapshots + 100k backups, 1y 3m 30d 24h, America/Los_Angeles",
   n: 5,
   warmup: 1,
   fn: () => {
@@ -79,7 +85,8 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "plan 100k snapshots + 100k backups, 10y 4q 12m 8w 60d 48h, Australia/Lord_Howe",
+  name:
+    "plan 100k snapshots + 100k backups, 10y 4q 12m 8w 60d 48h, Australia/Lord_Howe",
   n: 5,
   warmup: 1,
   fn: () => {

@@ -57,6 +57,7 @@ interface ChildArgs {
   secret: string;
   part: number;
   conc: number;
+  http?: string;
 }
 
 /** Our side, in a child process so its peak RSS is its own. */
@@ -70,6 +71,7 @@ async function child(a: ChildArgs): Promise<void> {
     secretAccessKey: a.secret,
     partSize: a.part * MiB,
     concurrency: a.conc,
+    http: a.http as "fetch" | "node" | undefined,
   });
   let extra = "";
   if (a.mode === "upload") {
@@ -102,6 +104,8 @@ async function timed(
   const out = await new Deno.Command(argv[0], {
     args: argv.slice(1),
     env,
+    // Only the variables given: no CA bundles or profiles of this shell.
+    clearEnv: true,
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
       "part-mib": { type: "string", default: "16" },
       concurrency: { type: "string", default: "8" },
       only: { type: "string" },
+      http: { type: "string" },
       gen: { type: "string" },
       child: { type: "string" },
       endpoint: { type: "string" },
@@ -142,6 +147,7 @@ async function main(): Promise<void> {
       secret: Deno.env.get("AWS_SECRET_ACCESS_KEY")!,
       part: Number(values["part-mib"]),
       conc: Number(values.concurrency),
+      http: values.http,
     });
   }
 
@@ -168,7 +174,9 @@ async function main(): Promise<void> {
   const ours = (mode: string, key: string) =>
     `"${deno}" run -A "${self}" --child ${mode} --endpoint ${server.endpoint} --bucket ${bucket} --key ${key} --part-mib ${
       values["part-mib"]
-    } --concurrency ${values.concurrency}`;
+    } --concurrency ${values.concurrency}${
+      values.http ? ` --http ${values.http}` : ""
+    }`;
   type Tool = {
     name: string;
     up: (k: string) => string;

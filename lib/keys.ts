@@ -58,6 +58,7 @@ type _Code = typeof _CODES[number];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeKey, parseKey } from "./keys.ts";
  * const key = encodeKey({
  *   name: "home",
@@ -69,10 +70,10 @@ type _Code = typeof _CODES[number];
  *   seqn: 0,
  *   suffixes: ["zst"],
  * }, "America/Los_Angeles");
- * console.assert(key.startsWith("home.ctim2024-04-30T18:00:00-07:00.ctid42.uuid1111"));
- * console.assert(key.endsWith(".mdvn1.seqn0.zst"));
+ * assert.ok(key.startsWith("home.ctim2024-04-30T18:00:00-07:00.ctid42.uuid1111"));
+ * assert.ok(key.endsWith(".mdvn1.seqn0.zst"));
  * const parsed = parseKey(key);
- * console.assert(parsed.ok && parsed.key.ctransid === 42);
+ * assert.ok(parsed.ok && parsed.key.ctransid === 42);
  * ```
  * @throws {TypeError} when a field cannot be written into a key.
  */
@@ -139,14 +140,15 @@ export function encodeKey(key: BackupKey, timeZone: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKey } from "./keys.ts";
  * const r = parseKey(
  *   "home.seqn0.mdvn1.prntaaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" +
  *     ".sndp00000000-0000-0000-0000-000000000000.uuid11111111-2222-3333-4444-555555555555" +
  *     ".ctid42.ctim2024-04-30T18:00:00-07:00.gz",
  * );
- * console.assert(r.ok && r.key.sendParentUuid === null && r.key.suffixes[0] === "gz");
- * console.assert(!parseKey("notes.txt").ok);
+ * assert.ok(r.ok && r.key.sendParentUuid === null && r.key.suffixes[0] === "gz");
+ * assert.ok(!parseKey("notes.txt").ok);
  * ```
  */
 export function parseKey(key: string): ParsedKey {
@@ -313,7 +315,9 @@ function _daysInMonth(year: number, month: number): number {
 export interface ListedObject {
   /** Key relative to the remote's prefix. */
   key: string;
+  /** Bytes, when the listing told. */
   size?: number;
+  /** Storage class, when the listing told. */
   storageClass?: string;
 }
 
@@ -325,6 +329,7 @@ export interface ListingGroups {
   foreign: { key: string; reason: string }[];
   /** Backups with a gap in `.seqn` or no `.seqn0`: not backups, never deleted automatically. */
   incomplete: { keys: string[]; reason: string }[];
+  /** One per incomplete backup. */
   warnings: string[];
 }
 

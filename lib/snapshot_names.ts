@@ -13,9 +13,10 @@ import { formatIsoSeconds } from "./policy/zone.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotName } from "./snapshot_names.ts";
  * const ctime = Temporal.Instant.from("2024-05-01T01:00:00Z");
- * console.assert(
+ * assert.ok(
  *   snapshotName("home", ctime, 1234, "America/Los_Angeles") ===
  *     "home.2024-04-30T18:00:00-07:00.1234",
  * );

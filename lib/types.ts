@@ -35,8 +35,11 @@ export interface SubvolumeInfo {
 
 /** What the planner needs to know of one snapshot. */
 export interface SnapshotRef {
+  /** The snapshot's uuid. */
   uuid: string;
+  /** The source's ctransid when the snapshot was taken. */
   ctransid: number;
+  /** The source's ctime when the snapshot was taken. */
   ctime: Temporal.Instant;
   /** Absolute path in the snapshot directory. */
   path: string;

@@ -26,8 +26,11 @@ const FIELDS: Record<string, string> = {
 
 function key(parts: Record<string, string | undefined>, tail = ""): string {
   return "home." +
-    Object.keys(FIELDS).filter((k) => parts[k] !== undefined).map((k) => parts[k])
-      .join(".") + tail;
+    Object.keys(FIELDS).filter((k) => parts[k] !== undefined).map((k) =>
+      parts[k]
+    )
+      .join(".") +
+    tail;
 }
 
 function expectForeign(k: string, reason: RegExp): void {
@@ -68,8 +71,15 @@ Deno.test("encode then parse returns the same fields for random keys in four zon
   const rand = mulberry32(42);
   const hex = () => Math.floor(rand() * 16).toString(16);
   const uuid = () =>
-    [8, 4, 4, 4, 12].map((n) => Array.from({ length: n }, hex).join("")).join("-");
-  const zones = ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "America/Santiago"];
+    [8, 4, 4, 4, 12].map((n) => Array.from({ length: n }, hex).join("")).join(
+      "-",
+    );
+  const zones = [
+    "UTC",
+    "America/Los_Angeles",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+  ];
   for (let i = 0; i < 500; i++) {
     const k: BackupKey = {
       name: ["home", "my.data", "root", ".hidden"][i % 4],
@@ -81,7 +91,9 @@ Deno.test("encode then parse returns the same fields for random keys in four zon
       sendParentUuid: rand() < 0.3 ? null : uuid(),
       sourceUuid: uuid(),
       seqn: Math.floor(rand() * 3),
-      suffixes: rand() < 0.5 ? [] : ["gz", "gpg"].slice(0, 1 + Math.floor(rand() * 2)),
+      suffixes: rand() < 0.5
+        ? []
+        : ["gz", "gpg"].slice(0, 1 + Math.floor(rand() * 2)),
     };
     const encoded = encodeKey(k, zones[i % 4]);
     const r = parseKey(encoded);
@@ -97,7 +109,9 @@ Deno.test("the metadata suffixes parse in every one of their 5040 orders", () =>
   const perms: string[][] = [];
   const permute = (rest: string[], acc: string[]): void => {
     if (rest.length === 0) perms.push(acc);
-    rest.forEach((c, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...acc, c]));
+    rest.forEach((c, i) =>
+      permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...acc, c])
+    );
   };
   permute(codes, []);
   assert.equal(perms.length, 5040);
@@ -116,7 +130,9 @@ Deno.test("the metadata suffixes parse in every one of their 5040 orders", () =>
 });
 
 Deno.test("unknown suffixes are ignored and kept in key order; dots before the metadata are part of the name", () => {
-  const r = parseKey(`my.data.${Object.values(FIELDS).join(".")}.gz.x-custom.age`);
+  const r = parseKey(
+    `my.data.${Object.values(FIELDS).join(".")}.gz.x-custom.age`,
+  );
   assert.ok(r.ok);
   assert.equal(r.key.name, "my.data");
   assert.deepEqual(r.key.suffixes, ["gz", "x-custom", "age"]);
@@ -175,18 +191,33 @@ Deno.test("each malformed key is foreign, with a reason", () => {
       code === "mdvn" ? /no \.mdvn/ : new RegExp(`missing \\.${code}`),
     );
   }
-  expectForeign(key({ ...FIELDS, ctim: "ctim2024-13-01T00:00:00Z" }), /malformed \.ctim/);
-  expectForeign(key({ ...FIELDS, ctim: "ctim2023-02-29T00:00:00Z" }), /malformed \.ctim/);
+  expectForeign(
+    key({ ...FIELDS, ctim: "ctim2024-13-01T00:00:00Z" }),
+    /malformed \.ctim/,
+  );
+  expectForeign(
+    key({ ...FIELDS, ctim: "ctim2023-02-29T00:00:00Z" }),
+    /malformed \.ctim/,
+  );
   expectForeign(key({ ...FIELDS, ctim: "ctimyesterday" }), /malformed \.ctim/);
-  expectForeign(key({ ...FIELDS, ctim: "ctim2024-05-01T25:00:00Z" }), /malformed \.ctim/);
+  expectForeign(
+    key({ ...FIELDS, ctim: "ctim2024-05-01T25:00:00Z" }),
+    /malformed \.ctim/,
+  );
   expectForeign(key({ ...FIELDS, ctid: "ctid-5" }), /malformed \.ctid/);
   expectForeign(key({ ...FIELDS, ctid: "ctid12a" }), /malformed \.ctid/);
   expectForeign(key({ ...FIELDS, ctid: "ctid" }), /malformed \.ctid/);
   expectForeign(key({ ...FIELDS, uuid: "uuidnot-a-uuid" }), /malformed \.uuid/);
   expectForeign(key({ ...FIELDS, sndp: "sndp1234" }), /malformed \.sndp/);
   expectForeign(key({ ...FIELDS, prnt: "prnt" }), /malformed \.prnt/);
-  expectForeign(key({ ...FIELDS, mdvn: "mdvn2" }), /unsupported metadata version/);
-  expectForeign(key({ ...FIELDS, mdvn: "mdvnx" }), /unsupported metadata version/);
+  expectForeign(
+    key({ ...FIELDS, mdvn: "mdvn2" }),
+    /unsupported metadata version/,
+  );
+  expectForeign(
+    key({ ...FIELDS, mdvn: "mdvnx" }),
+    /unsupported metadata version/,
+  );
   expectForeign(key({ ...FIELDS, seqn: "seqnx" }), /malformed \.seqn/);
   expectForeign(key(FIELDS, ".ctid99"), /\.ctid appears twice/);
   expectForeign(key(FIELDS, "."), /ends with a dot/);
@@ -208,9 +239,18 @@ Deno.test("encoding refuses fields that would not parse back", () => {
   };
   assert.throws(() => encodeKey({ ...base, name: "a/b" }, "UTC"), /name/);
   assert.throws(() => encodeKey({ ...base, name: "" }, "UTC"), /name/);
-  assert.throws(() => encodeKey({ ...base, name: "x.uuidy" }, "UTC"), /metadata code/);
-  assert.throws(() => encodeKey({ ...base, suffixes: ["a.b"] }, "UTC"), /suffix/);
-  assert.throws(() => encodeKey({ ...base, suffixes: ["seqnish"] }, "UTC"), /suffix/);
+  assert.throws(
+    () => encodeKey({ ...base, name: "x.uuidy" }, "UTC"),
+    /metadata code/,
+  );
+  assert.throws(
+    () => encodeKey({ ...base, suffixes: ["a.b"] }, "UTC"),
+    /suffix/,
+  );
+  assert.throws(
+    () => encodeKey({ ...base, suffixes: ["seqnish"] }, "UTC"),
+    /suffix/,
+  );
   assert.throws(() => encodeKey({ ...base, ctransid: -1 }, "UTC"), /ctransid/);
   assert.throws(() => encodeKey({ ...base, seqn: 1.5 }, "UTC"), /seqn/);
 });
@@ -227,7 +267,11 @@ Deno.test("a listing groups objects differing only by .seqn into one backup, key
   ]);
   assert.equal(g.backups.length, 1);
   const b = g.backups[0];
-  assert.deepEqual(b.keys, [objectKey(0, ".zst"), objectKey(1, ".zst"), objectKey(2, ".zst")]);
+  assert.deepEqual(b.keys, [
+    objectKey(0, ".zst"),
+    objectKey(1, ".zst"),
+    objectKey(2, ".zst"),
+  ]);
   assert.equal(b.size, 6);
   assert.equal(b.storageClass, "STANDARD");
   assert.equal(b.uuid, U);
@@ -265,7 +309,10 @@ Deno.test("manifests are skipped silently; unparseable keys are foreign; size is
 
 Deno.test("snapshot names are <name>.<ctime ISO>.<ctransid> and <name>.NEW.<pid>", () => {
   const ctime = Temporal.Instant.from("2024-05-01T01:00:00.9Z");
-  assert.equal(snapshotName("home", ctime, 77, "UTC"), "home.2024-05-01T01:00:00+00:00.77");
+  assert.equal(
+    snapshotName("home", ctime, 77, "UTC"),
+    "home.2024-05-01T01:00:00+00:00.77",
+  );
   assert.equal(
     snapshotName("home", ctime, 77, "America/Los_Angeles"),
     "home.2024-04-30T18:00:00-07:00.77",

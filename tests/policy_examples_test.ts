@@ -19,7 +19,11 @@ function snap(iso: string, ctransid: number): SnapshotRef {
 }
 
 /** A backup of the snapshot with `ctransid`, sent against `parent` (a ctransid) or full. */
-function backup(iso: string, ctransid: number, parent: number | null): BackupInfo {
+function backup(
+  iso: string,
+  ctransid: number,
+  parent: number | null,
+): BackupInfo {
   const ctime = Temporal.Instant.from(iso);
   const key = encodeKey({
     name: "src",
@@ -72,7 +76,9 @@ const ctid = (s: { ctransid: number }): number => s.ctransid;
 
 /** Uploads as [ctransid, parent ctransid | null]. */
 function uploads(sp: SourcePlan): [number, number | null][] {
-  return sp.uploads.map((u) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]);
+  return sp.uploads.map((
+    u,
+  ) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]);
 }
 
 function keptSnapshots(sp: SourcePlan): number[] {
@@ -80,7 +86,9 @@ function keptSnapshots(sp: SourcePlan): number[] {
 }
 
 function keptBackups(sp: SourcePlan): number[] {
-  return sp.backups.filter((v) => v.keep && v.backup).map((v) => v.backup!.ctransid);
+  return sp.backups.filter((v) => v.keep && v.backup).map((v) =>
+    v.backup!.ctransid
+  );
 }
 
 /** Carry the plan out and plan again: nothing left to do. */

@@ -8,7 +8,16 @@ import {
 
 Deno.test("a full policy parses into counts per unit, months and minutes apart", () => {
   const p = parsePolicy("1y 2q 3m 4w 5d 6h 7M 8s");
-  assert.deepEqual(p.counts, { y: 1, q: 2, m: 3, w: 4, d: 5, h: 6, M: 7, s: 8 });
+  assert.deepEqual(p.counts, {
+    y: 1,
+    q: 2,
+    m: 3,
+    w: 4,
+    d: 5,
+    h: 6,
+    M: 7,
+    s: 8,
+  });
   assert.deepEqual(p.units, ["y", "q", "m", "w", "d", "h", "M", "s"]);
 });
 
@@ -53,7 +62,10 @@ Deno.test("each rejected form names its bad token and shows the accepted form", 
     assert.throws(
       () => parsePolicy(text),
       (e: unknown) => {
-        assert.ok(e instanceof PolicySyntaxError, `${JSON.stringify(text)} threw ${e}`);
+        assert.ok(
+          e instanceof PolicySyntaxError,
+          `${JSON.stringify(text)} threw ${e}`,
+        );
         assert.equal(e.token, token, `token of ${JSON.stringify(text)}`);
         assert.ok(e.message.includes(POLICY_FORM), e.message);
         if (token !== "") {

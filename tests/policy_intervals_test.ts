@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { IntervalCalendar } from "../lib/policy/intervals.ts";
-import { UNITS, type Unit } from "../lib/policy/grammar.ts";
+import { type Unit, UNITS } from "../lib/policy/grammar.ts";
 import { formatIsoSeconds } from "../lib/policy/zone.ts";
 
-const ms = (iso: string): number => Temporal.Instant.from(iso).epochMilliseconds;
-const iso = (t: number): string => Temporal.Instant.fromEpochMilliseconds(t).toString();
+const ms = (iso: string): number =>
+  Temporal.Instant.from(iso).epochMilliseconds;
+const iso = (t: number): string =>
+  Temporal.Instant.fromEpochMilliseconds(t).toString();
 
 function span(cal: IntervalCalendar, unit: Unit, at: string): [string, string] {
   const iv = cal.containing(unit, ms(at));
@@ -14,14 +16,38 @@ function span(cal: IntervalCalendar, unit: Unit, at: string): [string, string] {
 Deno.test("UTC intervals start at Jan 1, quarter, month, Monday, midnight and the hour", () => {
   const cal = new IntervalCalendar("UTC");
   const at = "2024-05-10T14:05:09.5Z"; // a Friday
-  assert.deepEqual(span(cal, "y", at), ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z"]);
-  assert.deepEqual(span(cal, "q", at), ["2024-04-01T00:00:00Z", "2024-07-01T00:00:00Z"]);
-  assert.deepEqual(span(cal, "m", at), ["2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z"]);
-  assert.deepEqual(span(cal, "w", at), ["2024-05-06T00:00:00Z", "2024-05-13T00:00:00Z"]);
-  assert.deepEqual(span(cal, "d", at), ["2024-05-10T00:00:00Z", "2024-05-11T00:00:00Z"]);
-  assert.deepEqual(span(cal, "h", at), ["2024-05-10T14:00:00Z", "2024-05-10T15:00:00Z"]);
-  assert.deepEqual(span(cal, "M", at), ["2024-05-10T14:05:00Z", "2024-05-10T14:06:00Z"]);
-  assert.deepEqual(span(cal, "s", at), ["2024-05-10T14:05:09Z", "2024-05-10T14:05:10Z"]);
+  assert.deepEqual(span(cal, "y", at), [
+    "2024-01-01T00:00:00Z",
+    "2025-01-01T00:00:00Z",
+  ]);
+  assert.deepEqual(span(cal, "q", at), [
+    "2024-04-01T00:00:00Z",
+    "2024-07-01T00:00:00Z",
+  ]);
+  assert.deepEqual(span(cal, "m", at), [
+    "2024-05-01T00:00:00Z",
+    "2024-06-01T00:00:00Z",
+  ]);
+  assert.deepEqual(span(cal, "w", at), [
+    "2024-05-06T00:00:00Z",
+    "2024-05-13T00:00:00Z",
+  ]);
+  assert.deepEqual(span(cal, "d", at), [
+    "2024-05-10T00:00:00Z",
+    "2024-05-11T00:00:00Z",
+  ]);
+  assert.deepEqual(span(cal, "h", at), [
+    "2024-05-10T14:00:00Z",
+    "2024-05-10T15:00:00Z",
+  ]);
+  assert.deepEqual(span(cal, "M", at), [
+    "2024-05-10T14:05:00Z",
+    "2024-05-10T14:06:00Z",
+  ]);
+  assert.deepEqual(span(cal, "s", at), [
+    "2024-05-10T14:05:09Z",
+    "2024-05-10T14:05:10Z",
+  ]);
 });
 
 Deno.test("intervals are half-open: the start belongs, the end does not", () => {
@@ -73,7 +99,10 @@ Deno.test("[differs] the repeated hour at fall-back is two hourly intervals, lab
   ]);
   assert.equal(cal.label("h", first.start), "2024-11-03 01:00-07:00");
   assert.equal(cal.label("h", second.start), "2024-11-03 01:00-08:00");
-  assert.equal(cal.label("h", ms("2024-11-03T03:00:00-08:00")), "2024-11-03 03:00");
+  assert.equal(
+    cal.label("h", ms("2024-11-03T03:00:00-08:00")),
+    "2024-11-03 03:00",
+  );
   // Minutes and seconds in that hour contain their own timestamps.
   const t = ms("2024-11-03T01:30:15.250-08:00");
   const m = cal.containing("M", t);
@@ -114,7 +143,10 @@ Deno.test("Lord Howe's half-hour DST shift cuts the hour at the transition", () 
     "2024-04-06T15:00:00Z",
     "2024-04-06T15:30:00Z",
   ]);
-  assert.equal(cal.label("h", ms("2024-04-06T15:00:00Z")), "2024-04-07 01:30+10:30");
+  assert.equal(
+    cal.label("h", ms("2024-04-06T15:00:00Z")),
+    "2024-04-07 01:30+10:30",
+  );
 });
 
 Deno.test("Santiago's midnight transitions: a day starts at the transition where midnight does not exist", () => {
@@ -155,13 +187,19 @@ function mulberry32(seed: number): () => number {
 Deno.test("intervals tile time and back(n) equals stepping back n times, in four zones", () => {
   const rand = mulberry32(20240501);
   for (
-    const tz of ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "America/Santiago"]
+    const tz of [
+      "UTC",
+      "America/Los_Angeles",
+      "Australia/Lord_Howe",
+      "America/Santiago",
+    ]
   ) {
     const cal = new IntervalCalendar(tz);
     for (let i = 0; i < 300; i++) {
       const unit = UNITS[Math.floor(rand() * UNITS.length)];
       // Around DST transitions of 2023-2025 more often than not.
-      const t = ms("2023-01-01T00:00:00Z") + Math.floor(rand() * 3 * 365 * 86_400_000);
+      const t = ms("2023-01-01T00:00:00Z") +
+        Math.floor(rand() * 3 * 365 * 86_400_000);
       const iv = cal.containing(unit, t);
       assert.ok(iv.start <= t && t < iv.end, `${tz} ${unit} ${iso(t)}`);
       assert.equal(cal.containing(unit, iv.start).start, iv.start);
@@ -170,13 +208,23 @@ Deno.test("intervals tile time and back(n) equals stepping back n times, in four
       const n = Math.floor(rand() * (unit === "y" ? 5 : 50));
       let s = iv.start;
       for (let k = 0; k < n; k++) s = cal.containing(unit, s - 1).start;
-      assert.equal(cal.back(unit, iv.start, n), s, `${tz} ${unit} ${iso(t)} back ${n}`);
+      assert.equal(
+        cal.back(unit, iv.start, n),
+        s,
+        `${tz} ${unit} ${iso(t)} back ${n}`,
+      );
     }
   }
 });
 
 Deno.test("an hourly walk across a whole year of DST never overlaps and never leaves a gap", () => {
-  for (const tz of ["America/Los_Angeles", "Australia/Lord_Howe", "America/Santiago"]) {
+  for (
+    const tz of [
+      "America/Los_Angeles",
+      "Australia/Lord_Howe",
+      "America/Santiago",
+    ]
+  ) {
     const cal = new IntervalCalendar(tz);
     let t = ms("2024-01-01T00:00:00Z");
     const end = ms("2025-01-01T00:00:00Z");
@@ -222,24 +270,44 @@ Deno.test("labels name the interval the way the preview shows it", () => {
 Deno.test("ISO seconds carry the zone's numeric offset, +00:00 for UTC and seconds for old local mean time", () => {
   const t = Temporal.Instant.from("2024-05-01T01:00:00.999Z");
   assert.equal(formatIsoSeconds(t, "UTC"), "2024-05-01T01:00:00+00:00");
-  assert.equal(formatIsoSeconds(t, "America/Los_Angeles"), "2024-04-30T18:00:00-07:00");
-  assert.equal(formatIsoSeconds(t, "Australia/Lord_Howe"), "2024-05-01T11:30:00+10:30");
   assert.equal(
-    formatIsoSeconds(Temporal.Instant.from("1850-01-01T00:00:00Z"), "America/Los_Angeles"),
+    formatIsoSeconds(t, "America/Los_Angeles"),
+    "2024-04-30T18:00:00-07:00",
+  );
+  assert.equal(
+    formatIsoSeconds(t, "Australia/Lord_Howe"),
+    "2024-05-01T11:30:00+10:30",
+  );
+  assert.equal(
+    formatIsoSeconds(
+      Temporal.Instant.from("1850-01-01T00:00:00Z"),
+      "America/Los_Angeles",
+    ),
     "1849-12-31T16:07:02-07:52:58",
   );
-  assert.throws(() => formatIsoSeconds(t, "Mars/Olympus"), /unknown time zone "Mars\/Olympus"/);
+  assert.throws(
+    () => formatIsoSeconds(t, "Mars/Olympus"),
+    /unknown time zone "Mars\/Olympus"/,
+  );
 });
 
 Deno.test("calendar interval starts agree with Temporal's own startOfDay arithmetic", () => {
   const rand = mulberry32(7);
   for (
-    const tz of ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "America/Santiago"]
+    const tz of [
+      "UTC",
+      "America/Los_Angeles",
+      "Australia/Lord_Howe",
+      "America/Santiago",
+    ]
   ) {
     const cal = new IntervalCalendar(tz);
     for (let i = 0; i < 200; i++) {
-      const t = ms("2020-01-01T00:00:00Z") + Math.floor(rand() * 6 * 365 * 86_400_000);
-      const z = Temporal.Instant.fromEpochMilliseconds(t).toZonedDateTimeISO(tz);
+      const t = ms("2020-01-01T00:00:00Z") +
+        Math.floor(rand() * 6 * 365 * 86_400_000);
+      const z = Temporal.Instant.fromEpochMilliseconds(t).toZonedDateTimeISO(
+        tz,
+      );
       const qMonth = Math.floor((z.month - 1) / 3) * 3 + 1;
       const expected: Record<string, Temporal.ZonedDateTime> = {
         y: z.with({ month: 1, day: 1 }).startOfDay(),

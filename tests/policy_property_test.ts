@@ -6,7 +6,12 @@ import { applyPlanInMemory, isEmptyPlan } from "../lib/plan/simulate.ts";
 import type { Plan, PlanInput } from "../lib/plan/plan.ts";
 import { parsePolicy, UNITS } from "../lib/policy/grammar.ts";
 
-const ZONES = ["UTC", "America/Los_Angeles", "Australia/Lord_Howe", "America/Santiago"];
+const ZONES = [
+  "UTC",
+  "America/Los_Angeles",
+  "Australia/Lord_Howe",
+  "America/Santiago",
+];
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -19,7 +24,16 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const MAX_COUNT: Record<string, number> = { y: 2, q: 3, m: 4, w: 4, d: 8, h: 8, M: 6, s: 6 };
+const MAX_COUNT: Record<string, number> = {
+  y: 2,
+  q: 3,
+  m: 4,
+  w: 4,
+  d: 8,
+  h: 8,
+  M: 6,
+  s: 6,
+};
 
 function randomPolicy(rand: () => number, must?: string): string {
   return UNITS.filter((u) => u === must || rand() < 0.35)
@@ -38,7 +52,8 @@ interface Scenario {
 
 function uuidMinter(): () => string {
   let n = 0;
-  return () => `00000000-0000-4000-8000-${(++n).toString(16).padStart(12, "0")}`;
+  return () =>
+    `00000000-0000-4000-8000-${(++n).toString(16).padStart(12, "0")}`;
 }
 
 /** Check the invariants of one state, after a run has been carried out. */
@@ -57,12 +72,19 @@ function checkState(state: PlanInput, executed: Plan, label: string): void {
     const slots = policy.units.reduce((n, u) => n + policy.counts[u], 0);
     slotsAll += slots + 1;
     const byUuid = new Map(remote.backups.map((b) => [b.uuid, b]));
-    assert.equal(byUuid.size, remote.backups.length, `${label}: duplicate backup uuid`);
+    assert.equal(
+      byUuid.size,
+      remote.backups.length,
+      `${label}: duplicate backup uuid`,
+    );
     for (const b of remote.backups) {
       // Every kept backup's chain exists and ends at a full backup.
       let cur = b;
       for (let steps = 0; cur.sendParentUuid !== null; steps++) {
-        assert.ok(steps <= remote.backups.length, `${label}: send-parent cycle`);
+        assert.ok(
+          steps <= remote.backups.length,
+          `${label}: send-parent cycle`,
+        );
         const parent = byUuid.get(cur.sendParentUuid);
         assert.ok(
           parent,
@@ -84,15 +106,18 @@ function checkState(state: PlanInput, executed: Plan, label: string): void {
   );
   // Planning again with nothing changed does nothing.
   const again = plan(state);
-  assert.ok(isEmptyPlan(again), `${label}: second plan not empty: ${
-    JSON.stringify({
-      create: again.sources[0].createSnapshot !== null,
-      renames: again.sources[0].renames.length,
-      uploads: again.sources[0].uploads.map((u) => u.snapshot.ctransid),
-      destroys: again.sources[0].destroys.map((s) => s.ctransid),
-      deletes: again.sources[0].deletes.map((d) => d.backup.ctransid),
-    })
-  }`);
+  assert.ok(
+    isEmptyPlan(again),
+    `${label}: second plan not empty: ${
+      JSON.stringify({
+        create: again.sources[0].createSnapshot !== null,
+        renames: again.sources[0].renames.length,
+        uploads: again.sources[0].uploads.map((u) => u.snapshot.ctransid),
+        destroys: again.sources[0].destroys.map((s) => s.ctransid),
+        deletes: again.sources[0].deletes.map((d) => d.backup.ctransid),
+      })
+    }`,
+  );
 }
 
 function runScenario(s: Scenario): PlanInput {
@@ -133,9 +158,9 @@ function runScenario(s: Scenario): PlanInput {
     checkState(
       state,
       p,
-      `seed ${s.seed} (${s.timeZone}, ${JSON.stringify(s.policies)}) run ${i} at ${
-        s.ticks[i]
-      }`,
+      `seed ${s.seed} (${s.timeZone}, ${
+        JSON.stringify(s.policies)
+      }) run ${i} at ${s.ticks[i]}`,
     );
   }
   return state;
@@ -170,7 +195,8 @@ function randomScenario(seed: number): Scenario {
     "2024-10-04T00:00:00Z",
   ];
   let t = rand() < 0.5
-    ? Temporal.Instant.from(starts[Math.floor(rand() * starts.length)]).epochMilliseconds
+    ? Temporal.Instant.from(starts[Math.floor(rand() * starts.length)])
+      .epochMilliseconds
     : Temporal.Instant.from("2023-01-01T00:00:00Z").epochMilliseconds +
       Math.floor(rand() * 2 * 365 * 86_400_000);
   const n = 40 + Math.floor(rand() * 80);
@@ -207,7 +233,9 @@ Deno.test("random policies, zones and schedules: chains stay whole, counts stay 
 Deno.test("a year of hourly runs across DST in four zones keeps every invariant", () => {
   const rand = mulberry32(2024);
   for (const timeZone of ZONES) {
-    const policy = timeZone === "America/Los_Angeles" ? "1y 3m 30d 24h" : randomPolicy(rand, "h");
+    const policy = timeZone === "America/Los_Angeles"
+      ? "1y 3m 30d 24h"
+      : randomPolicy(rand, "h");
     const start = Temporal.Instant.from("2024-01-01T00:17:00Z");
     const ticks: Temporal.Instant[] = [];
     for (let i = 0; i < 366 * 24; i++) ticks.push(start.add({ hours: i }));
@@ -222,8 +250,14 @@ Deno.test("a year of hourly runs across DST in four zones keeps every invariant"
     assert.ok(src.snapshots.length > 0);
     if (policy === "1y 3m 30d 24h") {
       // 1 yearly + 2 other monthlies + 29 other dailies + 23 other hourlies at most, all one per run.
-      assert.ok(src.snapshots.length <= 1 + 3 + 30 + 24 + 1, `${src.snapshots.length}`);
-      assert.equal(src.remotes[0].backups.filter((b) => b.sendParentUuid === null).length, 1);
+      assert.ok(
+        src.snapshots.length <= 1 + 3 + 30 + 24 + 1,
+        `${src.snapshots.length}`,
+      );
+      assert.equal(
+        src.remotes[0].backups.filter((b) => b.sendParentUuid === null).length,
+        1,
+      );
     }
   }
 });

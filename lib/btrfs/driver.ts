@@ -27,3 +27,4 @@ export {
   type SendOptions,
 } from "./send.ts";
 export { receive } from "./receive.ts";
+export type { SubvolumeInfo } from "../types.ts";

@@ -23,11 +23,15 @@ export interface ListedBackup {
   keys: string[];
   /** ISO-8601 with the config's zone offset. */
   ctime: string;
+  /** `.ctid`: the snapshot's ctransid. */
   ctransid: number;
+  /** The snapshot's uuid. */
   uuid: string;
   /** Send parent's uuid, null for a full backup. */
   parent: string | null;
+  /** Bytes of all objects, when the listing told. */
   size: number | null;
+  /** Storage class of the first object, when the listing told. */
   storageClass: string | null;
   /** Pipe suffixes of the key, e.g. `["zst"]`. */
   suffixes: string[];
@@ -37,7 +41,9 @@ export interface ListedBackup {
 
 /** The listing of one remote. */
 export interface BackupListing {
+  /** The remote's id. */
   remote: string;
+  /** Backups per source (grouped by `.prnt`), each in tree order. */
   sources: { name: string; sourceUuid: string; backups: ListedBackup[] }[];
   /** Keys that are not backups (never touched). */
   foreign: string[];

@@ -63,7 +63,9 @@ export interface UpdateResult {
   executed: boolean;
   /** One line for logs and monitors. */
   summary: string;
+  /** The plan that was shown (and carried out when `executed`). */
   plan: Plan;
+  /** What the executor did, when it ran. */
   report?: ExecuteReport;
 }
 

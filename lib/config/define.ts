@@ -7,17 +7,30 @@
  */
 
 import type {
-  AgeStage,
+  AgeStageInput,
   B2RemoteInput,
   BtrfsSourceInput,
-  CmdStage,
+  CmdStageInput,
   ConfigInput,
-  GpgStage,
-  GzipStage,
+  GpgStageInput,
+  GzipStageInput,
   LocalRemoteInput,
   R2RemoteInput,
   S3RemoteInput,
-  ZstdStage,
+  ZstdStageInput,
+} from "./types.ts";
+
+export type {
+  AgeStageInput,
+  B2RemoteInput,
+  BtrfsSourceInput,
+  CmdStageInput,
+  GpgStageInput,
+  GzipStageInput,
+  LocalRemoteInput,
+  R2RemoteInput,
+  S3RemoteInput,
+  ZstdStageInput,
 } from "./types.ts";
 
 /** Copies `obj` without its undefined fields, so helper output equals hand-written data. */
@@ -182,7 +195,7 @@ export function localDir(
  * if (stage.level !== 12) throw new Error("level lost");
  * ```
  */
-export function zstd(options: { level?: number } = {}): ZstdStage {
+export function zstd(options: { level?: number } = {}): ZstdStageInput {
   return _compact({ kind: "zstd", level: options.level });
 }
 
@@ -200,7 +213,7 @@ export function zstd(options: { level?: number } = {}): ZstdStage {
  * if (stage.kind !== "gzip") throw new Error("unexpected kind");
  * ```
  */
-export function gzip(options: { level?: number } = {}): GzipStage {
+export function gzip(options: { level?: number } = {}): GzipStageInput {
   return _compact({ kind: "gzip", level: options.level });
 }
 
@@ -224,7 +237,7 @@ export function gzip(options: { level?: number } = {}): GzipStage {
  */
 export function age(
   options: { recipients: string[]; identityFile?: string },
-): AgeStage {
+): AgeStageInput {
   return _compact({
     kind: "age",
     recipients: options.recipients,
@@ -247,7 +260,7 @@ export function age(
  * if (stage.recipient !== "backup@example.com") throw new Error("recipient lost");
  * ```
  */
-export function gpg(options: { recipient: string }): GpgStage {
+export function gpg(options: { recipient: string }): GpgStageInput {
   return { kind: "gpg", recipient: options.recipient };
 }
 
@@ -271,7 +284,7 @@ export function gpg(options: { recipient: string }): GpgStage {
 export function cmd(
   argv: string[],
   options: { inverse?: string[]; suffix?: string } = {},
-): CmdStage {
+): CmdStageInput {
   return _compact({
     kind: "cmd",
     argv,

@@ -11,14 +11,14 @@
 import { z } from "zod";
 import { parsePolicy } from "../policy/grammar.ts";
 import type {
-  AgeStage,
+  AgeStageInput,
   B2Remote,
   B2RemoteInput,
-  CmdStage,
+  CmdStageInput,
   Config,
   ConfigInput,
-  GpgStage,
-  GzipStage,
+  GpgStageInput,
+  GzipStageInput,
   LocalRemote,
   LocalRemoteInput,
   PipeStage,
@@ -28,9 +28,9 @@ import type {
   S3RemoteInput,
   Source,
   SourceInput,
-  Upload,
-  UploadInput,
-  ZstdStage,
+  SourceUpload,
+  SourceUploadInput,
+  ZstdStageInput,
 } from "./types.ts";
 
 // ---------------------------------------------------------------------------
@@ -361,16 +361,16 @@ export const configSchema = strictConfigObject({
 // Types
 
 export type {
-  AgeStage,
+  AgeStageInput,
   B2Remote,
   B2RemoteInput,
   BtrfsSource,
   BtrfsSourceInput,
-  CmdStage,
+  CmdStageInput,
   Config,
   ConfigInput,
-  GpgStage,
-  GzipStage,
+  GpgStageInput,
+  GzipStageInput,
   LocalRemote,
   LocalRemoteInput,
   PipeStage,
@@ -384,9 +384,9 @@ export type {
   S3RemoteInput,
   Source,
   SourceInput,
-  Upload,
-  UploadInput,
-  ZstdStage,
+  SourceUpload,
+  SourceUploadInput,
+  ZstdStageInput,
 } from "./types.ts";
 
 /** True when A and B are the same type (not merely assignable). */
@@ -403,8 +403,8 @@ type _StageIn<K> = Extract<z.input<typeof pipeStageSchema>, { kind: K }>;
 export type _TypesMatchSchema = [
   _Assert<_Same<Config, z.output<typeof configSchema>>>,
   _Assert<_Same<ConfigInput, z.input<typeof configSchema>>>,
-  _Assert<_Same<Upload, z.output<typeof _upload>>>,
-  _Assert<_Same<UploadInput, z.input<typeof _upload>>>,
+  _Assert<_Same<SourceUpload, z.output<typeof _upload>>>,
+  _Assert<_Same<SourceUploadInput, z.input<typeof _upload>>>,
   _Assert<_Same<Source, z.output<typeof sourceSchema>>>,
   _Assert<_Same<SourceInput, z.input<typeof sourceSchema>>>,
   _Assert<_Same<S3Remote, _Remote<"s3">>>,
@@ -415,11 +415,11 @@ export type _TypesMatchSchema = [
   _Assert<_Same<R2RemoteInput, _RemoteIn<"r2">>>,
   _Assert<_Same<B2RemoteInput, _RemoteIn<"b2">>>,
   _Assert<_Same<LocalRemoteInput, _RemoteIn<"local">>>,
-  _Assert<_Same<ZstdStage, _Stage<"zstd">>>,
-  _Assert<_Same<GzipStage, _Stage<"gzip">>>,
-  _Assert<_Same<AgeStage, _Stage<"age">>>,
-  _Assert<_Same<GpgStage, _Stage<"gpg">>>,
-  _Assert<_Same<CmdStage, _Stage<"cmd">>>,
+  _Assert<_Same<ZstdStageInput, _Stage<"zstd">>>,
+  _Assert<_Same<GzipStageInput, _Stage<"gzip">>>,
+  _Assert<_Same<AgeStageInput, _Stage<"age">>>,
+  _Assert<_Same<GpgStageInput, _Stage<"gpg">>>,
+  _Assert<_Same<CmdStageInput, _Stage<"cmd">>>,
   _Assert<_Same<PipeStage, _StageIn<"zstd" | "gzip" | "age" | "gpg" | "cmd">>>,
 ];
 

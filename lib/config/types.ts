@@ -11,7 +11,7 @@
  */
 
 /** Compress with zstd; key suffix `.zst`. */
-export interface ZstdStage {
+export interface ZstdStageInput {
   /** Tag. */
   kind: "zstd";
   /** Compression level 1-22 (20-22 use `--ultra`); default zstd's own (3). */
@@ -19,7 +19,7 @@ export interface ZstdStage {
 }
 
 /** Compress with gzip; key suffix `.gz`. */
-export interface GzipStage {
+export interface GzipStageInput {
   /** Tag. */
   kind: "gzip";
   /** Compression level 1-9; default gzip's own (6). */
@@ -27,7 +27,7 @@ export interface GzipStage {
 }
 
 /** Encrypt with age; key suffix `.age`. */
-export interface AgeStage {
+export interface AgeStageInput {
   /** Tag. */
   kind: "age";
   /** Public keys to encrypt to: `age1...` or SSH public keys. */
@@ -37,7 +37,7 @@ export interface AgeStage {
 }
 
 /** Encrypt with gpg to a key in the keyring; key suffix `.gpg`. */
-export interface GpgStage {
+export interface GpgStageInput {
   /** Tag. */
   kind: "gpg";
   /** Key id, fingerprint or email. */
@@ -45,7 +45,7 @@ export interface GpgStage {
 }
 
 /** Any command reading stdin and writing stdout. */
-export interface CmdStage {
+export interface CmdStageInput {
   /** Tag. */
   kind: "cmd";
   /** Program and arguments. */
@@ -57,7 +57,12 @@ export interface CmdStage {
 }
 
 /** A stage the backup stream is piped through before upload. */
-export type PipeStage = ZstdStage | GzipStage | AgeStage | GpgStage | CmdStage;
+export type PipeStage =
+  | ZstdStageInput
+  | GzipStageInput
+  | AgeStageInput
+  | GpgStageInput
+  | CmdStageInput;
 
 /** A pipe stage as users write it (the same as {@linkcode PipeStage}). */
 export type PipeStageInput = PipeStage;
@@ -172,7 +177,7 @@ export type LocalRemote = LocalRemoteInput;
 export type Remote = S3Remote | R2Remote | B2Remote | LocalRemote;
 
 /** Where and how a source is backed up, as users write it. */
-export interface UploadInput {
+export interface SourceUploadInput {
   /** Id of a remote in `remotes`. */
   remote: string;
   /** Preservation policy, e.g. `1y 3m 30d 24h`. */
@@ -184,7 +189,7 @@ export interface UploadInput {
 }
 
 /** A validated upload. */
-export interface Upload extends Omit<UploadInput, "pipe"> {
+export interface SourceUpload extends Omit<SourceUploadInput, "pipe"> {
   /** Stages in order; empty when none. */
   pipe: PipeStage[];
 }
@@ -198,13 +203,13 @@ export interface BtrfsSourceInput {
   /** Absolute path of the directory its read-only snapshots live in. */
   snapshots: string;
   /** At least one. */
-  upload: UploadInput[];
+  upload: SourceUploadInput[];
 }
 
 /** A validated btrfs source. */
 export interface BtrfsSource extends Omit<BtrfsSourceInput, "upload"> {
   /** Where and how it is backed up. */
-  upload: Upload[];
+  upload: SourceUpload[];
 }
 
 /** A source as users write it. */

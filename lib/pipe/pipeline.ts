@@ -185,7 +185,7 @@ function _erroredAfter(
  *
  * @example Compress and decompress
  * ```ts
- * import { pipeThrough } from "../../mod.ts";
+ * import { pipeThrough } from "./pipeline.ts";
  *
  * const data = new TextEncoder().encode("hello ".repeat(1000));
  * const packed = pipeThrough(ReadableStream.from([data]), [["gzip", "-c"]]);

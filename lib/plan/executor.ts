@@ -37,12 +37,17 @@ export interface ExecutorWorld {
 
 /** What happened. */
 export interface ExecuteReport {
+  /** Snapshots created (at their final names). */
   created: SnapshotRef[];
+  /** Snapshots renamed. */
   renamed: number;
+  /** `<remote>:<key>` of every backup uploaded. */
   uploaded: string[];
+  /** Snapshots destroyed. */
   destroyed: number;
+  /** Backups deleted. */
   deleted: number;
-  /** The first failure; when set, nothing was destroyed or deleted. */
+  /** The first failure; when it happened before the destroys, nothing was destroyed or deleted. */
   error?: Error;
 }
 

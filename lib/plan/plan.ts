@@ -43,7 +43,9 @@ export interface SourceInventory {
 export interface PlanInput {
   /** IANA timezone all intervals are computed in. */
   timeZone: string;
+  /** The instant to plan for; the policy's intervals end with the one containing it. */
   now: Temporal.Instant;
+  /** Every configured source with its snapshots and remotes. */
   sources: SourceInventory[];
 }
 
@@ -102,6 +104,7 @@ export interface BackupVerdict {
 
 /** One planned backup. */
 export interface Upload {
+  /** Remote id to upload to. */
   remoteId: string;
   /** Snapshot to send (PENDING_UUID for the snapshot this run creates). */
   snapshot: SnapshotRef;
@@ -117,9 +120,13 @@ export interface Upload {
 
 /** What to do for one source. */
 export interface SourcePlan {
+  /** Absolute path of the source subvolume. */
   path: string;
+  /** Name used in snapshot names and keys. */
   name: string;
+  /** The source subvolume's uuid. */
   uuid: string;
+  /** Absolute path of the snapshot directory. */
   snapshotDir: string;
   /** The snapshot to create first, or null. `path` is its final (renamed) path. */
   createSnapshot: SnapshotRef | null;
@@ -141,7 +148,10 @@ export interface SourcePlan {
 
 /** The whole plan; deterministic and sorted for a given input. */
 export interface Plan {
+  /** IANA timezone the plan was made in. */
   timeZone: string;
+  /** The instant the plan was made for. */
   now: Temporal.Instant;
+  /** One plan per source, in config order. */
   sources: SourcePlan[];
 }

@@ -31,6 +31,7 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plan } from "./planner.ts";
  * const now = Temporal.Instant.from("2024-05-01T12:00:00Z");
  * const p = plan({
@@ -42,8 +43,8 @@ import {
  *     remotes: [{ id: "s3", preserve: "1y 3m 30d 24h", keySuffixes: [], backups: [] }],
  *   }],
  * });
- * console.assert(p.sources[0].createSnapshot?.path === "/data/snaps/home.2024-05-01T12:00:00+00:00.10");
- * console.assert(p.sources[0].uploads.length === 1 && p.sources[0].uploads[0].parent === null);
+ * assert.ok(p.sources[0].createSnapshot?.path === "/data/snaps/home.2024-05-01T12:00:00+00:00.10");
+ * assert.ok(p.sources[0].uploads.length === 1 && p.sources[0].uploads[0].parent === null);
  * ```
  * @throws {PolicySyntaxError} for a bad policy string; {RangeError} for an unknown time zone.
  */
@@ -64,7 +65,7 @@ function _planSource(
   const tz = input.timeZone;
   const warnings: string[] = [];
   const snapshotDir = _stripSlash(src.snapshotDir);
-  const existing = [...src.snapshots].sort(_bySnapshot);
+  const existing = _sorted(src.snapshots, _bySnapshot);
 
   let createSnapshot: SnapshotRef | null = null;
   if (existing.every((s) => src.ctransid > s.ctransid)) {
@@ -106,7 +107,7 @@ function _planSource(
       }
       throw e;
     }
-    const backups = remote.backups.filter((b) => {
+    const backups = _sorted(remote.backups, _byBackup).filter((b) => {
       if (b.sourceUuid === src.uuid) return true;
       warnings.push(
         `remote ${remote.id}: ignoring backup ${
@@ -129,9 +130,11 @@ function _planSource(
       if (cur === undefined) keptSnaps.set(uuid, [...reasons]);
       else cur.push(...reasons);
     }
+    const existingVerdicts: BackupVerdict[] = [];
+    const uploadVerdicts: BackupVerdict[] = [];
     for (const b of backups) {
       const keep: BackupKeep | undefined = r.backups.get(b.uuid);
-      backupVerdicts.push({
+      existingVerdicts.push({
         remoteId: remote.id,
         backup: b,
         upload: null,
@@ -161,7 +164,7 @@ function _planSource(
         replacingNewer: nb.flags.includes("replacing-newer"),
       };
       uploads.push({ upload, remote: remoteIndex });
-      backupVerdicts.push({
+      uploadVerdicts.push({
         remoteId: remote.id,
         backup: null,
         upload,
@@ -170,10 +173,19 @@ function _planSource(
         flags: _sortFlags(nb.flags),
       });
     }
+    // Existing backups are already in order; merge the few uploads in.
+    uploadVerdicts.sort(_byVerdict);
+    let j = 0;
+    for (const v of existingVerdicts) {
+      while (
+        j < uploadVerdicts.length && _byVerdict(uploadVerdicts[j], v) < 0
+      ) {
+        backupVerdicts.push(uploadVerdicts[j++]);
+      }
+      backupVerdicts.push(v);
+    }
+    while (j < uploadVerdicts.length) backupVerdicts.push(uploadVerdicts[j++]);
   });
-
-  const remoteIndex = new Map(src.remotes.map((r, i) => [r.id, i]));
-  const ri = (id: string) => remoteIndex.get(id) ?? -1;
 
   // Renames: kept snapshots whose base name is not canonical; never onto another snapshot's path.
   const renames: SourcePlan["renames"] = [];
@@ -201,25 +213,9 @@ function _planSource(
     reasons: _sortReasons(keptSnaps.get(s.uuid) ?? [], src),
   }));
 
-  const cmpBackup = (a: BackupVerdict, b: BackupVerdict): number => {
-    const sa = a.backup ?? a.upload!.snapshot;
-    const sb = b.backup ?? b.upload!.snapshot;
-    return ri(a.remoteId) - ri(b.remoteId) || sa.ctransid - sb.ctransid ||
-      _cmpStr(
-        a.backup?.keys[0] ?? a.upload!.key,
-        b.backup?.keys[0] ?? b.upload!.key,
-      );
-  };
-  backupVerdicts.sort(cmpBackup);
   uploads.sort((a, b) =>
     _bySnapshot(a.upload.snapshot, b.upload.snapshot) || a.remote - b.remote
   );
-  deletes.sort((a, b) =>
-    ri(a.remoteId) - ri(b.remoteId) ||
-    a.backup.ctransid - b.backup.ctransid ||
-    _cmpStr(a.backup.keys[0] ?? "", b.backup.keys[0] ?? "")
-  );
-
   return {
     path: src.path,
     name: src.name,
@@ -234,6 +230,29 @@ function _planSource(
     backups: backupVerdicts,
     warnings: [...new Set(warnings)],
   };
+}
+
+/** A sorted copy; skips the sort when the input is already in order (the usual case). */
+function _sorted<T>(xs: readonly T[], cmp: (a: T, b: T) => number): T[] {
+  for (let i = 1; i < xs.length; i++) {
+    if (cmp(xs[i - 1], xs[i]) > 0) return [...xs].sort(cmp);
+  }
+  return [...xs];
+}
+
+/** Order of backups within a remote: ctransid, then first key. */
+function _byBackup(a: BackupInfo, b: BackupInfo): number {
+  return a.ctransid - b.ctransid || _cmpStr(a.keys[0] ?? "", b.keys[0] ?? "");
+}
+
+function _byVerdict(a: BackupVerdict, b: BackupVerdict): number {
+  const sa = a.backup ?? a.upload!.snapshot;
+  const sb = b.backup ?? b.upload!.snapshot;
+  return sa.ctransid - sb.ctransid ||
+    _cmpStr(
+      a.backup?.keys[0] ?? a.upload!.key,
+      b.backup?.keys[0] ?? b.upload!.key,
+    );
 }
 
 /** Order of snapshots everywhere: ctransid, then ctime, then uuid. */
@@ -259,7 +278,9 @@ function _sortReasons(
     src.remotes.findIndex((r) => r.id === id);
   const keyed = new Map<string, { r: KeepReason; sort: (number | string)[] }>();
   for (const r of reasons) {
-    const unit = "unit" in r && r.unit !== undefined ? UNITS.indexOf(r.unit) : -1;
+    const unit = "unit" in r && r.unit !== undefined
+      ? UNITS.indexOf(r.unit)
+      : -1;
     const label = "label" in r ? r.label ?? "" : "";
     const id = `${r.kind}\0${r.remoteId ?? ""}\0${unit}\0${label}`;
     if (!keyed.has(id)) {

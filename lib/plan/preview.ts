@@ -42,6 +42,7 @@ type _Style = Exclude<keyof typeof _ANSI, "reset">;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plan } from "./planner.ts";
  * import { renderPlan } from "./preview.ts";
  * const now = Temporal.Instant.from("2024-05-01T12:00:00Z");
@@ -53,7 +54,7 @@ type _Style = Exclude<keyof typeof _ANSI, "reset">;
  *     remotes: [{ id: "s3", preserve: "1y", keySuffixes: [], backups: [] }],
  *   }],
  * }));
- * console.assert(text.includes("2024 yearly"));
+ * assert.ok(text.includes("2024 yearly"));
  * ```
  */
 export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
@@ -113,8 +114,14 @@ function _renderSource(
     const full = verdicts.filter((v) => v.keep && _parentUuid(v) === null)
       .length;
     const kept = verdicts.filter((v) => v.keep).length;
+    const uploads = verdicts.filter((v) => v.upload).length;
+    const doomed = verdicts.filter((v) => !v.keep);
+    const sizes = doomed.map((v) => v.backup?.size);
+    const freed = sizes.every((x) => x !== undefined) && doomed.length > 0
+      ? ` (${formatSize(sizes.reduce((a, b) => a! + b!, 0)!)})`
+      : "";
     lines.push(
-      `  Backups in ${remoteId}: ${kept} kept (${full} full)`,
+      `  Backups in ${remoteId}: ${kept} kept (${full} full), ${uploads} to upload, ${doomed.length} to delete${freed}`,
     );
     lines.push(..._renderTree(verdicts, multi, c, iso));
   }
@@ -155,7 +162,7 @@ function _uploadKind(
 ): string {
   return u.parent === null
     ? "full"
-    : `differential from ${_basename(u.parent.path) || iso(u.parent.ctime)}`;
+    : `differential from ${iso(u.parent.ctime)}`;
 }
 
 function _parentUuid(v: BackupVerdict): string | null {
@@ -307,11 +314,12 @@ function _basename(p: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planToJson } from "./preview.ts";
  * const j = planToJson({
  *   timeZone: "UTC", now: Temporal.Instant.from("2024-05-01T12:00:00Z"), sources: [],
  * }) as { now: string };
- * console.assert(j.now === "2024-05-01T12:00:00+00:00");
+ * assert.ok(j.now === "2024-05-01T12:00:00+00:00");
  * ```
  */
 export function planToJson(plan: Plan): unknown {

@@ -148,10 +148,15 @@ export function scheduleTicks(
 
 /** Options of {@link simulate}. */
 export interface SimulateOptions {
+  /** Preservation policy, e.g. `1y 3m 30d 24h`. */
   policy: string;
+  /** IANA time zone of the policy and the schedule. */
   timeZone: string;
+  /** First run. */
   start: Temporal.Instant;
+  /** Last run, inclusive. */
   end: Temporal.Instant;
+  /** Step between runs, on the wall clock. */
   every: Temporal.Duration;
   /** Called after each run with the inventory after it (tests check invariants here). */
   onRun?: (after: PlanInput, executed: Plan) => void;
@@ -159,11 +164,15 @@ export interface SimulateOptions {
 
 /** Final state of a simulation. */
 export interface SimulateResult {
+  /** Number of runs replayed. */
   runs: number;
+  /** Snapshots left, by ctransid. */
   snapshots: SnapshotRef[];
+  /** Backups left, by ctransid. */
   backups: BackupInfo[];
   /** A plan of the final state at the last tick: nothing to do, but every verdict. */
   finalPlan: Plan;
+  /** Distinct warnings of all runs. */
   warnings: string[];
 }
 

@@ -4,8 +4,10 @@
  * @module
  */
 
+import type { Unit } from "../plan/plan.ts";
+
 /** A policy unit: years, quarters, months, weeks, days, hours, minutes (`M`), seconds. */
-export type Unit = "y" | "q" | "m" | "w" | "d" | "h" | "M" | "s";
+export type { Unit };
 
 /** All units, coarsest first: the order they must appear in a policy string. */
 export const UNITS: readonly Unit[] = ["y", "q", "m", "w", "d", "h", "M", "s"];
@@ -40,6 +42,7 @@ export interface Policy {
 export class PolicySyntaxError extends Error {
   /** The offending token (may be empty for a stray space). */
   readonly token: string;
+  /** An error about `token` of `policy`, saying `problem`. */
   constructor(policy: string, token: string, problem: string) {
     super(
       `invalid preservation policy ${JSON.stringify(policy)}: ${problem}; ` +
@@ -61,10 +64,11 @@ const _TOKEN = /^([0-9]+)([A-Za-z])$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePolicy } from "./grammar.ts";
  * const p = parsePolicy("1y 3m 30d 24h");
- * console.assert(p.counts.m === 3 && p.counts.M === 0);
- * console.assert(p.units.join(",") === "y,m,d,h");
+ * assert.ok(p.counts.m === 3 && p.counts.M === 0);
+ * assert.ok(p.units.join(",") === "y,m,d,h");
  * ```
  * @throws {PolicySyntaxError} naming the bad token.
  */

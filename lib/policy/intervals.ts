@@ -24,8 +24,11 @@ import {
 
 /** A half-open interval `[start, end)` of one unit, in epoch ms. */
 export interface Interval {
+  /** The unit it is an interval of. */
   unit: Unit;
+  /** First instant, epoch ms (inclusive). */
   start: number;
+  /** Next interval's start, epoch ms (exclusive). */
   end: number;
 }
 
@@ -45,6 +48,7 @@ export class IntervalCalendar {
   // Calendar units: start epoch-day of the interval → its [start, end) in epoch ms.
   readonly #byStartDay: Record<string, Map<number, Interval>> = {};
 
+  /** Calendar of an IANA zone; throws a RangeError naming an unknown zone. */
   constructor(timeZone: string) {
     this.zone = Zone.get(timeZone);
     for (const u of ["y", "q", "m", "w", "d"]) {

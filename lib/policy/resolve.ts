@@ -15,12 +15,15 @@ export type { BackupFlag };
 
 /** What resolution wants of one backup (existing or new). */
 export interface BackupKeep {
+  /** Why it is kept. */
   reasons: KeepReason[];
+  /** Facts such as new or replacing newer. */
   flags: BackupFlag[];
 }
 
 /** A backup resolution wants uploaded. */
 export interface NewBackup extends BackupKeep {
+  /** Snapshot to send. */
   snapshot: SnapshotRef;
   /** Send parent, null for a full backup. */
   parent: SnapshotRef | null;
@@ -28,11 +31,17 @@ export interface NewBackup extends BackupKeep {
 
 /** Input of {@link resolve}. */
 export interface ResolveInput {
+  /** The remote's policy. */
   policy: Policy;
+  /** Interval arithmetic in the configured zone. */
   calendar: IntervalCalendar;
+  /** The current time; preserved intervals end with the one containing it. */
   now: Temporal.Instant;
+  /** Remote id, carried into the reasons. */
   remoteId: string;
+  /** All snapshots of the source, the pending one included. */
   snapshots: readonly SnapshotRef[];
+  /** The remote's backups of the source. */
   backups: readonly BackupInfo[];
 }
 
@@ -44,6 +53,7 @@ export interface ResolveResult {
   backups: Map<string, BackupKeep>;
   /** Backups to upload, by snapshot uuid. */
   uploads: Map<string, NewBackup>;
+  /** Broken chains and duplicate uuids. */
   warnings: string[];
 }
 
@@ -82,7 +92,11 @@ class _Index<T> {
   readonly group: Int32Array;
   readonly mostRecent: _Item<T> | null = null;
 
-  constructor(items: _Item<T>[], units: readonly Unit[], cal: IntervalCalendar) {
+  constructor(
+    items: _Item<T>[],
+    units: readonly Unit[],
+    cal: IntervalCalendar,
+  ) {
     let sorted = true;
     for (let i = 1; i < items.length && sorted; i++) {
       sorted = items[i - 1].ms <= items[i].ms;
@@ -129,16 +143,17 @@ class _Index<T> {
   /** Indexes of unit `u`'s intervals with a start in `[first, last]`. */
   range(u: number, first: number, last: number): [number, number] {
     const s = this.starts[u];
-    return [_lowerBound(s, first), _lowerBound(s, last + 1e-9)];
+    return [_bound(s, first, false), _bound(s, last, true)];
   }
 }
 
-function _lowerBound(a: Float64Array, x: number): number {
+/** First index whose value is `>= x` (or `> x` when `after`). */
+function _bound(a: Float64Array, x: number, after: boolean): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (a[mid] < x) lo = mid + 1;
+    if (a[mid] < x || (after && a[mid] === x)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -251,7 +266,12 @@ class _Resolver {
         const s = ss === start ? this.#snaps.nominal[u][i++] : undefined;
         const b = bs === start ? this.#backups.nominal[u][j++] : undefined;
         const label = cal.label(unit, start);
-        const interval: KeepReason = { kind: "interval", unit, label, remoteId };
+        const interval: KeepReason = {
+          kind: "interval",
+          unit,
+          label,
+          remoteId,
+        };
         if (s !== undefined) {
           this.#keepSnap(s.ref, interval);
           if (b === undefined) this.#keepBackupOf(s, interval);

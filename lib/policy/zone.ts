@@ -17,12 +17,19 @@ interface _Segment {
 
 /** Calendar fields of a wall-clock time. */
 export interface WallFields {
+  /** Proleptic Gregorian year. */
   year: number;
+  /** 1-12. */
   month: number;
+  /** 1-31. */
   day: number;
+  /** 0-23. */
   hour: number;
+  /** 0-59. */
   minute: number;
+  /** 0-59. */
   second: number;
+  /** 0-999. */
   millisecond: number;
   /** Days since 1970-01-01 of the wall-clock date. */
   epochDay: number;
@@ -228,9 +235,10 @@ export function daysFromCivil(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatIsoSeconds } from "./zone.ts";
  * const t = Temporal.Instant.from("2024-05-01T01:00:00.5Z");
- * console.assert(formatIsoSeconds(t, "America/Los_Angeles") === "2024-04-30T18:00:00-07:00");
+ * assert.ok(formatIsoSeconds(t, "America/Los_Angeles") === "2024-04-30T18:00:00-07:00");
  * ```
  */
 export function formatIsoSeconds(

@@ -30,6 +30,7 @@ import type {
   RemoteObject,
 } from "./remote.ts";
 import { NotFoundError } from "./remote.ts";
+import { FetchHttpHandler } from "./_fetch_handler.ts";
 import {
   RemoteError,
   type RetryOptions,
@@ -79,8 +80,13 @@ export interface S3RemoteOptions {
   retry?: RetryOptions;
   /** Socket inactivity timeout in ms (default 60,000); a stalled request is retried. */
   timeoutMs?: number;
-  /** TCP/TLS connect timeout in ms (default 10,000). */
+  /** TCP/TLS connect timeout in ms (default 10,000; Node HTTP stack only). */
   connectTimeoutMs?: number;
+  /**
+   * HTTP stack: Deno's `fetch` (default; fastest) or `node` (`node:https`,
+   * used when `verifyTls` is false, which `fetch` cannot do).
+   */
+  http?: "fetch" | "node";
 }
 
 /** Opens an S3 bucket as a {@linkcode Remote}. The SDK loads on the first request. */
@@ -151,10 +157,8 @@ class _S3Remote implements Remote {
   async #connect(): Promise<_Ctx> {
     const o = this.#o;
     const sdk = await loadS3Sdk();
-    const http = await import("node:http");
-    const https = await import("node:https");
-    const sockets = Math.max(16, this.limits.concurrency * 2 + 4);
     const ca = o.caBundle ? await Deno.readTextFile(o.caBundle) : undefined;
+    const useFetch = (o.http ?? "fetch") === "fetch" && o.verifyTls !== false;
     let endpoint = o.endpoint;
     if (!endpoint && o.provider === "r2") {
       if (!o.accountId) {
@@ -194,20 +198,34 @@ class _S3Remote implements Remote {
       responseChecksumValidation: "WHEN_REQUIRED",
       // Expect: 100-continue makes the SDK open a fresh connection per part.
       expectContinueHeader: false,
-      requestHandler: {
-        connectionTimeout: o.connectTimeoutMs ?? 10_000,
-        socketTimeout: o.timeoutMs ?? 60_000,
-        throwOnRequestTimeout: true,
-        httpAgent: new http.Agent({ keepAlive: true, maxSockets: sockets }),
-        httpsAgent: new https.Agent({
-          keepAlive: true,
-          maxSockets: sockets,
-          rejectUnauthorized: o.verifyTls ?? true,
-          ca,
-        }),
-      },
+      // deno-lint-ignore no-explicit-any
+      requestHandler: (useFetch
+        ? new FetchHttpHandler({
+          timeoutMs: o.timeoutMs ?? 60_000,
+          client: ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined,
+        })
+        : await this.#nodeHandler(ca)) as any,
     });
     return { sdk, client };
+  }
+
+  async #nodeHandler(ca: string | undefined): Promise<object> {
+    const o = this.#o;
+    const http = await import("node:http");
+    const https = await import("node:https");
+    const sockets = Math.max(16, this.limits.concurrency * 2 + 4);
+    return {
+      connectionTimeout: o.connectTimeoutMs ?? 10_000,
+      socketTimeout: o.timeoutMs ?? 60_000,
+      throwOnRequestTimeout: true,
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: sockets }),
+      httpsAgent: new https.Agent({
+        keepAlive: true,
+        maxSockets: sockets,
+        rejectUnauthorized: o.verifyTls ?? true,
+        ca,
+      }),
+    };
   }
 
   #k(key: string): string {

@@ -72,6 +72,7 @@ const _TRANSIENT_CODES = new Set([
   "RequestLimitExceeded",
   "BandwidthLimitExceeded",
   "TimeoutError",
+  "NetworkError",
   "ETIMEDOUT",
   "ECONNRESET",
   "ECONNREFUSED",

@@ -1,0 +1,202 @@
+/**
+ * An HTTP handler for the AWS SDK on Deno's native `fetch`. Deno's `node:http`
+ * layer costs CPU that a 2-core machine needs for hashing and the store:
+ * `fetch` moves bodies in Rust. It adds the timeouts the SDK's Node handler
+ * had: connect-and-answer (scaled to the request body's size) and inactivity
+ * of the response body.
+ *
+ * @module
+ */
+
+/** The SDK's HTTP request, as far as this handler reads it. */
+interface _SdkRequest {
+  method: string;
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+/** Options of {@linkcode FetchHttpHandler}. */
+export interface FetchHandlerOptions {
+  /** Custom client (CA certificates); the default client otherwise. */
+  client?: Deno.HttpClient;
+  /** Most ms without progress: before the answer (plus 1 s per MiB of request body) and between body chunks. */
+  timeoutMs: number;
+}
+
+/** A network fault raised by this handler (classified transient by the retry policy). */
+export class NetworkError extends Error {
+  readonly code: string;
+  constructor(message: string, code = "NetworkError", options?: ErrorOptions) {
+    super(message, options);
+    this.name = code === "TimeoutError" ? "TimeoutError" : "NetworkError";
+    this.code = code;
+  }
+}
+
+const _MiB = 1024 * 1024;
+
+/** Sends the SDK's requests with `fetch`. */
+export class FetchHttpHandler {
+  readonly metadata = { handlerProtocol: "http/1.1" };
+  readonly #o: FetchHandlerOptions;
+
+  constructor(options: FetchHandlerOptions) {
+    this.#o = options;
+  }
+
+  async handle(
+    request: _SdkRequest,
+    { abortSignal }: { abortSignal?: AbortSignal } = {},
+  ): Promise<{ response: unknown }> {
+    const url = `${request.protocol}//${request.hostname}${
+      request.port ? `:${request.port}` : ""
+    }${request.path}${_query(request.query)}`;
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(request.headers)) {
+      const l = k.toLowerCase();
+      // fetch sets these itself from the URL and the body.
+      if (l === "host" || l === "content-length" || l === "expect") continue;
+      headers.set(k, v);
+    }
+    const body = request.body as BodyInit | undefined | null;
+    const bodyBytes = body instanceof Uint8Array
+      ? body.length
+      : typeof body === "string"
+      ? body.length
+      : 0;
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(abortSignal?.reason);
+    abortSignal?.addEventListener("abort", onAbort, { once: true });
+    let timedOut = false;
+    const answerMs = this.#o.timeoutMs + Math.ceil(bodyBytes / _MiB) * 1000;
+    let timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, answerMs);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: request.method,
+        headers,
+        body: request.method === "GET" || request.method === "HEAD"
+          ? undefined
+          : body ?? undefined,
+        signal: ac.signal,
+        redirect: "manual",
+        client: this.#o.client,
+      } as RequestInit);
+    } catch (e) {
+      clearTimeout(timer);
+      abortSignal?.removeEventListener("abort", onAbort);
+      if (abortSignal?.aborted) throw e;
+      if (timedOut) {
+        throw new NetworkError(
+          `no answer from ${request.hostname} within ${answerMs} ms`,
+          "TimeoutError",
+          { cause: e },
+        );
+      }
+      throw new NetworkError(
+        `request to ${request.hostname} failed: ${(e as Error)?.message ?? e}`,
+        "NetworkError",
+        { cause: e },
+      );
+    }
+    clearTimeout(timer);
+    const responseHeaders: Record<string, string> = {};
+    res.headers.forEach((v, k) => (responseHeaders[k] = v));
+    const timeoutMs = this.#o.timeoutMs;
+    const src = res.body;
+    let responseBody: ReadableStream<Uint8Array>;
+    if (!src) {
+      abortSignal?.removeEventListener("abort", onAbort);
+      responseBody = new ReadableStream({ start: (c) => c.close() });
+    } else {
+      const reader = src.getReader();
+      const done = () => {
+        clearTimeout(timer);
+        abortSignal?.removeEventListener("abort", onAbort);
+      };
+      responseBody = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          timer = setTimeout(() => {
+            timedOut = true;
+            ac.abort();
+          }, timeoutMs);
+          try {
+            const r = await reader.read();
+            clearTimeout(timer);
+            if (r.done) {
+              done();
+              controller.close();
+            } else controller.enqueue(r.value);
+          } catch (e) {
+            done();
+            controller.error(
+              abortSignal?.aborted ? e : new NetworkError(
+                timedOut
+                  ? `no data from ${request.hostname} for ${timeoutMs} ms`
+                  : `reading the answer from ${request.hostname} failed: ${
+                    (e as Error)?.message ?? e
+                  }`,
+                timedOut ? "TimeoutError" : "NetworkError",
+                { cause: e },
+              ),
+            );
+          }
+        },
+        cancel(reason) {
+          done();
+          return reader.cancel(reason);
+        },
+      }, { highWaterMark: 0 });
+    }
+    return {
+      response: {
+        statusCode: res.status,
+        reason: res.statusText,
+        headers: responseHeaders,
+        body: responseBody,
+      },
+    };
+  }
+
+  updateHttpClientConfig(): void {}
+
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  destroy(): void {
+    this.#o.client?.close();
+  }
+}
+
+function _escape(s: string): string {
+  return encodeURIComponent(s).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function _query(q: _SdkRequest["query"]): string {
+  if (!q) return "";
+  const parts: string[] = [];
+  for (const key of Object.keys(q).sort()) {
+    const v = q[key];
+    const k = _escape(key);
+    if (Array.isArray(v)) {
+      for (const x of v) parts.push(`${k}=${_escape(x)}`);
+    } else if (v === null || v === undefined) {
+      parts.push(k);
+    } else {
+      parts.push(`${k}=${_escape(v)}`);
+    }
+  }
+  return parts.length ? `?${parts.join("&")}` : "";
+}
