@@ -61,6 +61,7 @@ export type { Policy, Unit } from "./lib/policy/grammar.ts";
 export { plan } from "./lib/plan/planner.ts";
 export { planToJson, renderPlan } from "./lib/plan/preview.ts";
 export type {
+  BackupFlag,
   BackupVerdict,
   KeepReason,
   Plan,

@@ -402,3 +402,48 @@ Deno.test("the reasons say which interval, most recent and ancestor; flags say n
   // The newer backup of the day is not kept: nothing refers to it.
   assert.deepEqual(sp.deletes.map((d) => d.backup.ctransid), [12]);
 });
+
+Deno.test("uploads name their snapshot and parent by the path they have after the renames", () => {
+  const sp = plan(input({
+    now: "2024-05-02T12:00:00Z",
+    snapshots: [
+      snap("2024-05-01T10:00:00Z", 1, "/snaps/a"),
+      snap("2024-05-02T10:00:00Z", 2, "/snaps/b"),
+    ],
+    remotes: [{ preserve: "1m 2d" }],
+  })).sources[0];
+  assert.deepEqual(sp.renames.map((r) => r.to), [
+    "/snaps/src.2024-05-01T10:00:00+00:00.1",
+    "/snaps/src.2024-05-02T10:00:00+00:00.2",
+  ]);
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.path, u.parent?.path ?? null]),
+    [
+      ["/snaps/src.2024-05-01T10:00:00+00:00.1", null],
+      [
+        "/snaps/src.2024-05-02T10:00:00+00:00.2",
+        "/snaps/src.2024-05-01T10:00:00+00:00.1",
+      ],
+    ],
+  );
+});
+
+Deno.test("units absent from the policy are skipped: under 1y 1d a daily is sent against the yearly", () => {
+  const sp = plan(input({
+    now: "2024-03-06T12:00:00Z",
+    snapshots: [
+      snap("2024-01-01T10:00:00Z", 1),
+      snap("2024-03-05T10:00:00Z", 2),
+      snap("2024-03-06T10:00:00Z", 3),
+    ],
+    remotes: [{ preserve: "1y 1d" }],
+  })).sources[0];
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]),
+    [
+      [1, null],
+      [3, 1],
+    ],
+  );
+  assert.deepEqual(sp.destroys.map((s) => s.ctransid), [2]);
+});

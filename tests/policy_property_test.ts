@@ -56,67 +56,84 @@ function uuidMinter(): () => string {
     `00000000-0000-4000-8000-${(++n).toString(16).padStart(12, "0")}`;
 }
 
+/** Fail with a message built only on failure (these checks run a million times). */
+function check(ok: boolean, message: () => string): void {
+  if (!ok) assert.fail(message());
+}
+
 /** Check the invariants of one state, after a run has been carried out. */
-function checkState(state: PlanInput, executed: Plan, label: string): void {
+function checkState(
+  state: PlanInput,
+  executed: Plan,
+  label: () => string,
+): void {
   const src = state.sources[0];
   const sp = executed.sources[0];
-  assert.deepEqual(sp.warnings, [], `${label}: warnings`);
+  check(sp.warnings.length === 0, () => `${label()}: warnings ${sp.warnings}`);
   // The most recent snapshot survives the run.
-  if (src.snapshots.length > 0) {
-    const top = Math.max(...src.snapshots.map((s) => s.ctransid));
-    assert.equal(top, src.ctransid, `${label}: most recent snapshot destroyed`);
-  }
+  let top = 0;
+  for (const s of src.snapshots) top = Math.max(top, s.ctransid);
+  check(
+    src.snapshots.length === 0 || top === src.ctransid,
+    () => `${label()}: most recent snapshot destroyed`,
+  );
   let slotsAll = 0;
   for (const remote of src.remotes) {
     const policy = parsePolicy(remote.preserve);
     const slots = policy.units.reduce((n, u) => n + policy.counts[u], 0);
     slotsAll += slots + 1;
     const byUuid = new Map(remote.backups.map((b) => [b.uuid, b]));
-    assert.equal(
-      byUuid.size,
-      remote.backups.length,
-      `${label}: duplicate backup uuid`,
+    check(
+      byUuid.size === remote.backups.length,
+      () => `${label()}: duplicate backup uuid`,
     );
     for (const b of remote.backups) {
       // Every kept backup's chain exists and ends at a full backup.
       let cur = b;
       for (let steps = 0; cur.sendParentUuid !== null; steps++) {
-        assert.ok(
+        check(
           steps <= remote.backups.length,
-          `${label}: send-parent cycle`,
+          () => `${label()}: send-parent cycle`,
         );
         const parent = byUuid.get(cur.sendParentUuid);
-        assert.ok(
-          parent,
-          `${label}: ${remote.id} backup ${cur.ctransid} lost its parent ${cur.sendParentUuid}`,
+        if (parent === undefined) {
+          assert.fail(
+            `${label()}: ${remote.id} backup ${cur.ctransid} lost its parent ${cur.sendParentUuid}`,
+          );
+        }
+        check(
+          parent.ctransid < cur.ctransid,
+          () => `${label()}: parent not older`,
         );
-        assert.ok(parent.ctransid < cur.ctransid, `${label}: parent not older`);
         cur = parent;
       }
     }
     // Nominal backups of preserved intervals, the most recent, and chains at most one per unit deep.
-    assert.ok(
+    check(
       remote.backups.length <= (slots + 1) * (policy.units.length + 1),
-      `${label}: ${remote.backups.length} backups for ${slots} slots of ${remote.preserve}`,
+      () =>
+        `${label()}: ${remote.backups.length} backups for ${slots} slots of ${remote.preserve}`,
     );
   }
-  assert.ok(
+  check(
     src.snapshots.length <= slotsAll,
-    `${label}: ${src.snapshots.length} snapshots > ${slotsAll} slots + most recent`,
+    () =>
+      `${label()}: ${src.snapshots.length} snapshots > ${slotsAll} slots + most recent`,
   );
   // Planning again with nothing changed does nothing.
   const again = plan(state);
-  assert.ok(
+  check(
     isEmptyPlan(again),
-    `${label}: second plan not empty: ${
-      JSON.stringify({
-        create: again.sources[0].createSnapshot !== null,
-        renames: again.sources[0].renames.length,
-        uploads: again.sources[0].uploads.map((u) => u.snapshot.ctransid),
-        destroys: again.sources[0].destroys.map((s) => s.ctransid),
-        deletes: again.sources[0].deletes.map((d) => d.backup.ctransid),
-      })
-    }`,
+    () =>
+      `${label()}: second plan not empty: ${
+        JSON.stringify({
+          create: again.sources[0].createSnapshot !== null,
+          renames: again.sources[0].renames.length,
+          uploads: again.sources[0].uploads.map((u) => u.snapshot.ctransid),
+          destroys: again.sources[0].destroys.map((s) => s.ctransid),
+          deletes: again.sources[0].deletes.map((d) => d.backup.ctransid),
+        })
+      }`,
   );
 }
 
@@ -158,9 +175,10 @@ function runScenario(s: Scenario): PlanInput {
     checkState(
       state,
       p,
-      `seed ${s.seed} (${s.timeZone}, ${
-        JSON.stringify(s.policies)
-      }) run ${i} at ${s.ticks[i]}`,
+      () =>
+        `seed ${s.seed} (${s.timeZone}, ${
+          JSON.stringify(s.policies)
+        }) run ${i} at ${s.ticks[i]}`,
     );
   }
   return state;

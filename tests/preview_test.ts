@@ -121,7 +121,7 @@ Deno.test("the backup tree shows full backups with differential children indente
   );
   assert.match(
     text,
-    /Backups in aws: 4 kept \(1 full\), 1 to upload, 2 to delete \(3\.0 GiB\)/,
+    /Backups in aws: 3 kept, 1 to upload, 2 to delete \(3\.0 GiB\); 1 full after the run/,
   );
 });
 

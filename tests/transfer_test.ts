@@ -20,7 +20,12 @@ import {
   seqnKey,
 } from "../lib/transfer/manifest.ts";
 import type { Progress } from "../lib/transfer/progress.ts";
-import { RemoteError } from "../lib/transfer/retry.ts";
+import {
+  classifyError,
+  RemoteError,
+  retryPolicy,
+  withRetry,
+} from "../lib/transfer/retry.ts";
 import { randomBytes } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { type S3Server, startS3Server } from "./fixtures/s3_server.ts";
@@ -429,6 +434,7 @@ Deno.test({
     await using server = await startS3Server();
     const bucket = await server.createBucket();
     const remote = cephRemote(server, bucket, { prefix: "host1/" });
+    const opts5: UploadOptions = { partSize: P, concurrency: 3 };
     try {
       await transferSuite(t, remote, async (key, data) => {
         // Overwrite behind our back: same size, different bytes.
@@ -619,4 +625,102 @@ Deno.test("seqnKey replaces the .seqn0 suffix wherever it stands; manifestKey ha
   const k = manifestKey("home.ctim2024.ctid5.seqn0");
   assert.equal(k, "snap2s3-manifests/home_ctim2024_ctid5_seqn0.json");
   assert.equal(k.split(".").length, 2);
+});
+
+/** An SDK-like service error. */
+function sdkError(name: string, status: number, headers = {}): Error {
+  return Object.assign(new Error(`${name} message`), {
+    name,
+    $metadata: { httpStatusCode: status },
+    $response: { statusCode: status, headers },
+  });
+}
+
+Deno.test("retry classifies transient and permanent faults", () => {
+  for (
+    const e of [
+      sdkError("SlowDown", 503),
+      sdkError("InternalError", 500),
+      sdkError("Unknown", 502),
+      sdkError("TooManyRequests", 429),
+      sdkError("RequestTimeout", 400),
+      Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+      Object.assign(new Error("x"), { name: "TimeoutError" }),
+      new TypeError("error sending request for url: connection closed"),
+    ]
+  ) {
+    assert.equal(classifyError(e).transient, true, String(e));
+  }
+  for (
+    const e of [
+      sdkError("AccessDenied", 403),
+      sdkError("NoSuchBucket", 404),
+      sdkError("InvalidAccessKeyId", 403),
+      sdkError("SignatureDoesNotMatch", 403),
+      sdkError("InvalidArgument", 400),
+      new RangeError("bad part size"),
+    ]
+  ) {
+    assert.equal(classifyError(e).transient, false, String(e));
+  }
+  assert.equal(
+    classifyError(sdkError("SlowDown", 503, { "retry-after": "2" }))
+      .retryAfterMs,
+    2000,
+  );
+});
+
+Deno.test("retry backs off with full jitter, honours Retry-After and stops at the attempt limit", async () => {
+  const delays: number[] = [];
+  let calls = 0;
+  const policy = retryPolicy({
+    attempts: 4,
+    baseDelayMs: 10,
+    maxDelayMs: 25,
+    random: () => 0.5,
+    onRetry: (i) => delays.push(i.delayMs),
+  });
+  await assert.rejects(
+    withRetry("upload part 7 of k", () => {
+      calls++;
+      throw sdkError("InternalError", 500);
+    }, policy),
+    (e) => {
+      assert.ok(e instanceof RemoteError);
+      assert.match(e.message, /upload part 7 of k failed after 4 attempts/);
+      return true;
+    },
+  );
+  assert.equal(calls, 4);
+  // ceilings 10, 20, 25 (capped) times the jitter draw 0.5
+  assert.deepEqual(delays, [5, 10, 12.5]);
+  // Retry-After wins over a shorter jittered delay.
+  const waits: number[] = [];
+  let n = 0;
+  const got = await withRetry("head k", () => {
+    if (n++ === 0) throw sdkError("SlowDown", 503, { "retry-after": "0.05" });
+    return Promise.resolve("ok");
+  }, retryPolicy({ random: () => 0, onRetry: (i) => waits.push(i.delayMs) }));
+  assert.equal(got, "ok");
+  assert.deepEqual(waits, [50]);
+});
+
+Deno.test("retry fails at once on permanent faults with what to fix, and within the time budget", async () => {
+  let calls = 0;
+  await assert.rejects(
+    withRetry("put k (s3://b/)", () => {
+      calls++;
+      throw sdkError("AccessDenied", 403);
+    }, retryPolicy()),
+    /put k \(s3:\/\/b\/\) failed: AccessDenied \(HTTP 403\).*check the key's permissions and the bucket policy/,
+  );
+  assert.equal(calls, 1);
+  const t0 = performance.now();
+  await assert.rejects(
+    withRetry("get k", () => {
+      throw sdkError("SlowDown", 503);
+    }, retryPolicy({ attempts: 100, budgetMs: 200, baseDelayMs: 50 })),
+    /get k failed after \d+ attempts/,
+  );
+  assert.ok(performance.now() - t0 < 2000);
 });

@@ -51,7 +51,10 @@ const _KERNEL_FEATURE = "/sys/fs/btrfs/features/send_stream_version";
 
 let _caps: Promise<SendCapabilities> | undefined;
 
-const _READ_SIZE = 1 << 20;
+// Reads of 256 KiB into fresh buffers cost clearly less CPU than 1 MiB ones
+// (measured: allocations this size are recycled rather than page-faulted in).
+const _READ_SIZE = 1 << 18;
+const _PIPE_SIZE = 1 << 20;
 const _SMALL_READ = 1 << 16;
 
 /**
@@ -184,9 +187,9 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
     stdout: "piped",
     stderr: "piped",
   });
-  // A 1 MiB pipe lets each read return up to 1 MiB instead of 64 KiB: 16x
-  // fewer reads and wake-ups. Best effort; the stream works without it.
-  const big = enlargePipe(child.pid, 1, _READ_SIZE);
+  // A 1 MiB pipe lets reads return more than 64 KiB and lets btrfs run
+  // ahead of us: fewer reads and wake-ups. Best effort; works without it.
+  const big = enlargePipe(child.pid, 1, _PIPE_SIZE);
   const stderr = new Response(child.stderr).text().catch(() => "");
   const reader = child.stdout.getReader({ mode: "byob" });
   let buffer = new ArrayBuffer(big ? _READ_SIZE : _SMALL_READ);

@@ -33,7 +33,7 @@ class _UsageError extends Error {}
  * import { simulateCommand } from "./simulate.ts";
  * let text = "";
  * const code = await simulateCommand([
- *   "--policy", "1d", "--timezone", "UTC", "--start", "2024-01-01T00:00:00Z",
+ *   "--policy", "2d", "--timezone", "UTC", "--start", "2024-01-01T00:00:00Z",
  *   "--end", "2024-01-02T00:00:00Z", "--every", "PT12H", "--json",
  * ], (s) => text += s);
  * assert.ok(code === 0 && JSON.parse(text).snapshots.length === 2);

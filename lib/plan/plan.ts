@@ -28,14 +28,17 @@ export interface SourceInventory {
   path: string;
   /** Name used in snapshot names and keys: the source directory's base name. */
   name: string;
-  /** The source subvolume's uuid, ctransid and ctime, read after a filesystem sync. */
+  /** The source subvolume's uuid. */
   uuid: string;
+  /** The source's ctransid, read after a filesystem sync. */
   ctransid: number;
+  /** The source's ctime, read after a filesystem sync. */
   ctime: Temporal.Instant;
   /** Absolute path of the snapshot directory. */
   snapshotDir: string;
   /** Read-only snapshots of the source found in the snapshot directory. */
   snapshots: SnapshotRef[];
+  /** The remotes this source uploads to. */
   remotes: RemoteInventory[];
 }
 
@@ -84,19 +87,25 @@ export type BackupFlag =
 
 /** Planner's verdict on one snapshot (existing or pending). */
 export interface SnapshotVerdict {
+  /** The snapshot. */
   snapshot: SnapshotRef;
+  /** Whether any remote's policy keeps it. */
   keep: boolean;
+  /** What keeps it (empty when not kept). */
   reasons: KeepReason[];
 }
 
 /** Planner's verdict on one backup (existing, or planned as an upload). */
 export interface BackupVerdict {
+  /** The remote the backup is in. */
   remoteId: string;
   /** The existing backup, or null for a planned upload. */
   backup: BackupInfo | null;
   /** For a planned upload: the upload. */
   upload: Upload | null;
+  /** Whether the policy keeps it. */
   keep: boolean;
+  /** What keeps it (empty when not kept). */
   reasons: KeepReason[];
   /** Flags of a kept backup (set by the planner). */
   flags?: BackupFlag[];

@@ -49,7 +49,7 @@ import {
  * @throws {PolicySyntaxError} for a bad policy string; {RangeError} for an unknown time zone.
  */
 export function plan(input: PlanInput): Plan {
-  const calendar = new IntervalCalendar(input.timeZone);
+  const calendar = IntervalCalendar.get(input.timeZone);
   return {
     timeZone: input.timeZone,
     now: input.now,
@@ -205,6 +205,18 @@ function _planSource(
     }
     taken.add(to);
     renames.push({ uuid: s.uuid, from: s.path, to });
+  }
+  // Uploads run after the renames: point them at the snapshots' new paths.
+  if (renames.length > 0) {
+    const renamed = new Map(renames.map((r) => [r.uuid, r.to]));
+    const moved = (s: SnapshotRef): SnapshotRef => {
+      const to = renamed.get(s.uuid);
+      return to === undefined ? s : { ...s, path: to };
+    };
+    for (const { upload } of uploads) {
+      upload.snapshot = moved(upload.snapshot);
+      if (upload.parent !== null) upload.parent = moved(upload.parent);
+    }
   }
 
   const snapshots: SnapshotVerdict[] = all.map((s) => ({

@@ -121,7 +121,9 @@ function _renderSource(
       ? ` (${formatSize(sizes.reduce((a, b) => a! + b!, 0)!)})`
       : "";
     lines.push(
-      `  Backups in ${remoteId}: ${kept} kept (${full} full), ${uploads} to upload, ${doomed.length} to delete${freed}`,
+      `  Backups in ${remoteId}: ${
+        kept - uploads
+      } kept, ${uploads} to upload, ${doomed.length} to delete${freed}; ${full} full after the run`,
     );
     lines.push(..._renderTree(verdicts, multi, c, iso));
   }

@@ -48,6 +48,18 @@ export class IntervalCalendar {
   // Calendar units: start epoch-day of the interval → its [start, end) in epoch ms.
   readonly #byStartDay: Record<string, Map<number, Interval>> = {};
 
+  static readonly #shared = new Map<string, IntervalCalendar>();
+
+  /** The shared calendar of a zone, whose caches outlive one plan. */
+  static get(timeZone: string): IntervalCalendar {
+    let cal = IntervalCalendar.#shared.get(timeZone);
+    if (cal === undefined) {
+      cal = new IntervalCalendar(timeZone);
+      IntervalCalendar.#shared.set(timeZone, cal);
+    }
+    return cal;
+  }
+
   /** Calendar of an IANA zone; throws a RangeError naming an unknown zone. */
   constructor(timeZone: string) {
     this.zone = Zone.get(timeZone);
@@ -59,24 +71,14 @@ export class IntervalCalendar {
   /** The interval of `unit` that contains the instant `ms`. */
   containing(unit: Unit, ms: number): Interval {
     const seg = this.zone.segmentAt(ms);
-    return this.#containing(unit, ms, seg, wallFromLocalMs(ms + seg.offsetMs));
-  }
-
-  /**
-   * Starts of the intervals of each unit containing `ms`, in the order of
-   * `units`; computes the wall clock once for all of them.
-   */
-  startsAt(units: readonly Unit[], ms: number): number[] {
-    const seg = this.zone.segmentAt(ms);
-    const wall = wallFromLocalMs(ms + seg.offsetMs);
-    return units.map((u) => this.#containing(u, ms, seg, wall).start);
+    return this.#containing(unit, ms, seg, null);
   }
 
   #containing(
     unit: Unit,
     ms: number,
     seg: { start: number; end: number; offsetMs: number },
-    wall: WallFields,
+    wall: WallFields | null,
   ): Interval {
     const fixed = _FIXED_MS[unit];
     if (fixed !== undefined) {
@@ -88,7 +90,10 @@ export class IntervalCalendar {
         end: Math.min(aligned + fixed, seg.end),
       };
     }
-    let day = _calendarStartDay(unit, wall);
+    let day = _calendarStartDay(
+      unit,
+      wall ?? wallFromLocalMs(ms + seg.offsetMs),
+    );
     // A wall date can disagree with the tiling only where a transition crosses midnight backwards.
     for (;;) {
       const iv = this.#calendarInterval(unit, day);
@@ -155,6 +160,21 @@ export class IntervalCalendar {
    * (fall-back) carry their offset.
    */
   label(unit: Unit, start: number): string {
+    let labels = this.#labels[unit];
+    if (labels === undefined) labels = this.#labels[unit] = new Map();
+    let label = labels.get(start);
+    if (label === undefined) {
+      if (labels.size >= 100_000) labels.clear();
+      label = this.#label(unit, start);
+      labels.set(start, label);
+    }
+    return label;
+  }
+
+  // Labels are asked for again on every plan of a long-running process: keep them.
+  readonly #labels: Partial<Record<Unit, Map<number, string>>> = {};
+
+  #label(unit: Unit, start: number): string {
     const w = this.zone.wall(start);
     const date = `${_p4(w.year)}-${_p2(w.month)}-${_p2(w.day)}`;
     switch (unit) {

@@ -82,7 +82,7 @@ function _before<T>(a: _Item<T>, b: _Item<T>): boolean {
  * lookup, which keeps 100k items far below a second.
  */
 class _Index<T> {
-  readonly byUuid = new Map<string, _Item<T>>();
+  readonly byUuid: Map<string, _Item<T>>;
   readonly items: _Item<T>[];
   /** Per unit: distinct interval starts, ascending. */
   readonly starts: Float64Array[] = [];
@@ -94,9 +94,11 @@ class _Index<T> {
 
   constructor(
     items: _Item<T>[],
+    byUuid: Map<string, _Item<T>>,
     units: readonly Unit[],
     cal: IntervalCalendar,
   ) {
+    this.byUuid = byUuid;
     let sorted = true;
     for (let i = 1; i < items.length && sorted; i++) {
       sorted = items[i - 1].ms <= items[i].ms;
@@ -109,7 +111,6 @@ class _Index<T> {
     for (let i = 0; i < n; i++) {
       const item = items[i];
       item.pos = i;
-      this.byUuid.set(item.uuid, item);
       if (this.mostRecent === null || _before(this.mostRecent, item)) {
         this.mostRecent = item;
       }
@@ -184,54 +185,62 @@ class _Resolver {
     this.#units = input.policy.units;
     const cal = input.calendar;
     const snapItems: _Item<SnapshotRef>[] = [];
-    const seen = new Map<string, SnapshotRef>();
+    const snapsByUuid = new Map<string, _Item<SnapshotRef>>();
     for (const s of input.snapshots) {
-      const first = seen.get(s.uuid);
+      const first = snapsByUuid.get(s.uuid);
       if (first !== undefined) {
         this.#warnings.push(
-          `two snapshots claim uuid ${s.uuid} (${first.path} and ${s.path}); using the first`,
+          `two snapshots claim uuid ${s.uuid} (${first.ref.path} and ${s.path}); using the first`,
         );
         continue;
       }
-      seen.set(s.uuid, s);
-      snapItems.push({
+      const item: _Item<SnapshotRef> = {
         uuid: s.uuid,
         ctransid: s.ctransid,
         ms: s.ctime.epochMilliseconds,
         ctime: s.ctime,
         ref: s,
         pos: 0,
-      });
+      };
+      snapsByUuid.set(s.uuid, item);
+      snapItems.push(item);
     }
-    this.#snaps = new _Index(snapItems, this.#units, cal);
+    this.#snaps = new _Index(snapItems, snapsByUuid, this.#units, cal);
     // Objects claiming one uuid share one fate; the first by key represents them.
-    const groups = new Map<string, BackupInfo[]>();
-    for (const b of input.backups) {
-      const g = groups.get(b.uuid);
-      if (g === undefined) groups.set(b.uuid, [b]);
-      else g.push(b);
-    }
     const backupItems: _Item<BackupInfo[]>[] = [];
-    for (const [uuid, group] of groups) {
-      if (group.length > 1) {
-        group.sort((a, b) => _cmpStr(a.keys[0] ?? "", b.keys[0] ?? ""));
-        this.#warnings.push(
-          `${group.length} backups in remote ${input.remoteId} claim snapshot uuid ${uuid} (${
-            group.map((b) => b.keys[0]).join(", ")
-          }); they are kept or deleted together`,
-        );
+    const backupsByUuid = new Map<string, _Item<BackupInfo[]>>();
+    for (const b of input.backups) {
+      const item = backupsByUuid.get(b.uuid);
+      if (item !== undefined) {
+        item.ref.push(b);
+        continue;
       }
-      const b = group[0];
-      backupItems.push({
-        uuid,
+      const fresh: _Item<BackupInfo[]> = {
+        uuid: b.uuid,
         ctransid: b.ctransid,
         ms: b.ctime.epochMilliseconds,
         ctime: b.ctime,
-        ref: group,
+        ref: [b],
         pos: 0,
-      });
+      };
+      backupsByUuid.set(b.uuid, fresh);
+      backupItems.push(fresh);
     }
-    this.#backups = new _Index(backupItems, this.#units, cal);
+    for (const item of backupItems) {
+      const group = item.ref;
+      if (group.length < 2) continue;
+      group.sort((a, b) => _cmpStr(a.keys[0] ?? "", b.keys[0] ?? ""));
+      const b = group[0];
+      item.ctransid = b.ctransid;
+      item.ms = b.ctime.epochMilliseconds;
+      item.ctime = b.ctime;
+      this.#warnings.push(
+        `${group.length} backups in remote ${input.remoteId} claim snapshot uuid ${item.uuid} (${
+          group.map((x) => x.keys[0]).join(", ")
+        }); they are kept or deleted together`,
+      );
+    }
+    this.#backups = new _Index(backupItems, backupsByUuid, this.#units, cal);
   }
 
   run(): ResolveResult {

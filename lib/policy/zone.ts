@@ -143,6 +143,19 @@ export class Zone {
    */
   formatIso(ms: number): string {
     const sec = Math.floor(ms / 1000) * 1000;
+    let text = this.#iso.get(sec);
+    if (text === undefined) {
+      // Bounded: a daemon formats the same few hundred snapshot times on every run.
+      if (this.#iso.size >= 100_000) this.#iso.clear();
+      text = this.#formatIso(sec);
+      this.#iso.set(sec, text);
+    }
+    return text;
+  }
+
+  readonly #iso = new Map<number, string>();
+
+  #formatIso(sec: number): string {
     const off = this.offsetAt(sec);
     const w = wallFromLocalMs(sec + off);
     return `${_pad(w.year, 4)}-${_pad(w.month, 2)}-${_pad(w.day, 2)}T${

@@ -9,14 +9,22 @@
  */
 
 /** The SDK's HTTP request, as far as this handler reads it. */
-interface _SdkRequest {
+export interface SdkRequest {
+  /** HTTP method. */
   method: string;
+  /** `http:` or `https:`. */
   protocol: string;
+  /** Host name. */
   hostname: string;
+  /** Port, when not the protocol's default. */
   port?: number;
+  /** Path, already escaped. */
   path: string;
+  /** Query parameters, unescaped. */
   query?: Record<string, string | string[] | null>;
+  /** Signed headers. */
   headers: Record<string, string>;
+  /** Body: bytes, a string, or nothing. */
   body?: unknown;
 }
 
@@ -30,7 +38,9 @@ export interface FetchHandlerOptions {
 
 /** A network fault raised by this handler (classified transient by the retry policy). */
 export class NetworkError extends Error {
+  /** `TimeoutError` or `NetworkError`. */
   readonly code: string;
+  /** A network fault; `code` tells timeouts apart. */
   constructor(message: string, code = "NetworkError", options?: ErrorOptions) {
     super(message, options);
     this.name = code === "TimeoutError" ? "TimeoutError" : "NetworkError";
@@ -42,15 +52,18 @@ const _MiB = 1024 * 1024;
 
 /** Sends the SDK's requests with `fetch`. */
 export class FetchHttpHandler {
+  /** What the SDK asks of a handler. */
   readonly metadata = { handlerProtocol: "http/1.1" };
   readonly #o: FetchHandlerOptions;
 
+  /** A handler with the given timeouts and client. */
   constructor(options: FetchHandlerOptions) {
     this.#o = options;
   }
 
+  /** Sends one request; the response body streams. */
   async handle(
-    request: _SdkRequest,
+    request: SdkRequest,
     { abortSignal }: { abortSignal?: AbortSignal } = {},
   ): Promise<{ response: unknown }> {
     const url = `${request.protocol}//${request.hostname}${
@@ -63,7 +76,11 @@ export class FetchHttpHandler {
       if (l === "host" || l === "content-length" || l === "expect") continue;
       headers.set(k, v);
     }
-    const body = request.body as BodyInit | undefined | null;
+    let body = request.body as BodyInit | undefined | null;
+    // fetch refuses views of shared memory (upload parts live there).
+    if (body instanceof Uint8Array && !(body.buffer instanceof ArrayBuffer)) {
+      body = body.slice();
+    }
     const bodyBytes = body instanceof Uint8Array
       ? body.length
       : typeof body === "string"
@@ -74,7 +91,7 @@ export class FetchHttpHandler {
     abortSignal?.addEventListener("abort", onAbort, { once: true });
     let timedOut = false;
     const answerMs = this.#o.timeoutMs + Math.ceil(bodyBytes / _MiB) * 1000;
-    let timer = setTimeout(() => {
+    const timer = setTimeout(() => {
       timedOut = true;
       ac.abort();
     }, answerMs);
@@ -118,19 +135,25 @@ export class FetchHttpHandler {
       responseBody = new ReadableStream({ start: (c) => c.close() });
     } else {
       const reader = src.getReader();
+      // One watchdog per body (not a timer per chunk): it aborts the fetch
+      // when no chunk arrived for timeoutMs.
+      let last = performance.now();
+      const watchdog = setInterval(() => {
+        if (performance.now() - last > timeoutMs) {
+          timedOut = true;
+          ac.abort();
+        }
+      }, Math.max(50, Math.min(1000, timeoutMs / 4)));
       const done = () => {
-        clearTimeout(timer);
+        clearInterval(watchdog);
         abortSignal?.removeEventListener("abort", onAbort);
       };
       responseBody = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          timer = setTimeout(() => {
-            timedOut = true;
-            ac.abort();
-          }, timeoutMs);
+          last = performance.now();
           try {
             const r = await reader.read();
-            clearTimeout(timer);
+            last = performance.now();
             if (r.done) {
               done();
               controller.close();
@@ -166,12 +189,15 @@ export class FetchHttpHandler {
     };
   }
 
+  /** Part of the SDK's handler interface; nothing to update. */
   updateHttpClientConfig(): void {}
 
+  /** Part of the SDK's handler interface. */
   httpHandlerConfigs(): Record<string, never> {
     return {};
   }
 
+  /** Closes the custom client, if any. */
   destroy(): void {
     this.#o.client?.close();
   }
@@ -184,7 +210,7 @@ function _escape(s: string): string {
   );
 }
 
-function _query(q: _SdkRequest["query"]): string {
+function _query(q: SdkRequest["query"]): string {
   if (!q) return "";
   const parts: string[] = [];
   for (const key of Object.keys(q).sort()) {

@@ -13,9 +13,11 @@ export type Provider = "aws" | "r2" | "b2" | "custom";
 
 /** What a provider preset fixes. */
 export interface ProviderPreset {
+  /** The provider this preset is for. */
   provider: Provider;
   /** Human name for messages. */
   title: string;
+  /** Upload limits and defaults. */
   limits: RemoteLimits;
   /**
    * Per-part checksum the server verifies: `sha256` (x-amz-checksum-sha256)

@@ -23,7 +23,9 @@ export interface RemoteObject {
 
 /** A byte range of an object: `start` inclusive, `end` inclusive (to the end when absent). */
 export interface ByteRange {
+  /** First byte. */
   start: number;
+  /** Last byte (inclusive); the end of the object when absent. */
   end?: number;
 }
 
@@ -37,12 +39,15 @@ export interface PutOptions {
 
 /** Checksums of a part or object, computed by the caller (raw digest bytes). */
 export interface Checksums {
+  /** MD5 digest (16 bytes). */
   md5?: Uint8Array;
+  /** SHA-256 digest (32 bytes). */
   sha256?: Uint8Array;
 }
 
 /** What the store said about one uploaded part. */
 export interface PartReceipt {
+  /** 1-based part number. */
   partNumber: number;
   /** Entity tag of the part, without quotes (S3) or a local marker. */
   etag: string;
@@ -50,12 +55,15 @@ export interface PartReceipt {
   checksumSha256?: string;
   /** Hex MD5 of the part, when the server checked one. */
   md5?: string;
+  /** Bytes in the part. */
   size: number;
 }
 
 /** The store's view of a completed object. */
 export interface CompletedObject {
+  /** Key relative to the remote's prefix. */
   key: string;
+  /** Bytes stored. */
   size: number;
   /** Entity tag without quotes, when the store has them. */
   etag?: string;
@@ -67,6 +75,7 @@ export interface CompletedObject {
  * writes there; S3 ignores it).
  */
 export interface MultipartUpload {
+  /** The key the object will have. */
   readonly key: string;
   /** Sends one part; the data is never re-read from a producer, so callers may retry with the same bytes. */
   uploadPart(
@@ -146,6 +155,7 @@ export interface Remote {
 
 /** Thrown when a key does not exist. */
 export class NotFoundError extends Error {
+  /** `where` names the remote in the message. */
   constructor(readonly key: string, where: string) {
     super(`no object ${JSON.stringify(key)} in ${where}`);
     this.name = "NotFoundError";

@@ -43,6 +43,7 @@ import {
 export interface S3RemoteOptions {
   /** The remote's id from the configuration. */
   id: string;
+  /** Bucket name. */
   bucket: string;
   /** Provider preset (limits, checksums, endpoint shape). */
   provider: Provider;
@@ -60,7 +61,9 @@ export interface S3RemoteOptions {
   profile?: string;
   /** Explicit credentials; otherwise the standard chain (environment, profile, instance role). */
   accessKeyId?: string;
+  /** Secret of `accessKeyId`. */
   secretAccessKey?: string;
+  /** Session token of temporary credentials. */
   sessionToken?: string;
   /** Verify the server's TLS certificate (default true). */
   verifyTls?: boolean;
@@ -83,10 +86,13 @@ export interface S3RemoteOptions {
   /** TCP/TLS connect timeout in ms (default 10,000; Node HTTP stack only). */
   connectTimeoutMs?: number;
   /**
-   * HTTP stack: Deno's `fetch` (default; fastest) or `node` (`node:https`,
-   * used when `verifyTls` is false, which `fetch` cannot do).
+   * HTTP stack. `auto` (default): downloads on Deno's `fetch` (measured about
+   * 1.5x faster here), everything else on `node:http` (uploads through
+   * `fetch` cost more CPU and memory here). `fetch` or `node`: all requests
+   * on one. Without TLS verification everything uses `node`, which `fetch`
+   * cannot do.
    */
-  http?: "fetch" | "node";
+  http?: "auto" | "fetch" | "node";
 }
 
 /** Opens an S3 bucket as a {@linkcode Remote}. The SDK loads on the first request. */
@@ -94,12 +100,23 @@ export function s3Remote(options: S3RemoteOptions): Remote {
   return new _S3Remote(options);
 }
 
-/** The SDK client an S3 remote uses (for tests and tools that need raw calls). */
+/**
+ * The SDK client an S3 remote uses (for tests and tools that need raw
+ * calls); loads the SDK if needed. Not for `mod.ts`: it exposes SDK types.
+ */
 export async function s3ClientOf(remote: Remote): Promise<S3Client> {
   if (!(remote instanceof _S3Remote)) {
     throw new TypeError(`remote ${remote.id} is not an S3 remote`);
   }
   return (await remote.sdk()).client;
+}
+
+interface _Handler {
+  metadata?: unknown;
+  handle(req: unknown, opts?: { abortSignal?: AbortSignal }): Promise<unknown>;
+  updateHttpClientConfig(): void;
+  httpHandlerConfigs(): object;
+  destroy?(): void;
 }
 
 interface _Ctx {
@@ -158,7 +175,7 @@ class _S3Remote implements Remote {
     const o = this.#o;
     const sdk = await loadS3Sdk();
     const ca = o.caBundle ? await Deno.readTextFile(o.caBundle) : undefined;
-    const useFetch = (o.http ?? "fetch") === "fetch" && o.verifyTls !== false;
+    const mode = o.verifyTls === false ? "node" : (o.http ?? "auto");
     let endpoint = o.endpoint;
     if (!endpoint && o.provider === "r2") {
       if (!o.accountId) {
@@ -198,15 +215,37 @@ class _S3Remote implements Remote {
       responseChecksumValidation: "WHEN_REQUIRED",
       // Expect: 100-continue makes the SDK open a fresh connection per part.
       expectContinueHeader: false,
-      // deno-lint-ignore no-explicit-any
-      requestHandler: (useFetch
-        ? new FetchHttpHandler({
-          timeoutMs: o.timeoutMs ?? 60_000,
-          client: ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined,
-        })
-        : await this.#nodeHandler(ca)) as any,
+      requestHandler: (mode === "fetch"
+        ? this.#fetchHandler(ca)
+        : await this.#nodeHandler(ca)) as never,
     });
+    if (mode === "auto") {
+      // The SDK built its Node handler from our options; GETs go to fetch.
+      const config = client.config as unknown as { requestHandler: _Handler };
+      const node = config.requestHandler;
+      const fetch = this.#fetchHandler(ca);
+      config.requestHandler = {
+        metadata: fetch.metadata,
+        handle: (req, opts) =>
+          (req as { method?: string }).method === "GET"
+            ? fetch.handle(req as never, opts)
+            : node.handle(req, opts),
+        updateHttpClientConfig: () => {},
+        httpHandlerConfigs: () => ({}),
+        destroy: () => {
+          fetch.destroy();
+          node.destroy?.();
+        },
+      };
+    }
     return { sdk, client };
+  }
+
+  #fetchHandler(ca: string | undefined): FetchHttpHandler {
+    return new FetchHttpHandler({
+      timeoutMs: this.#o.timeoutMs ?? 60_000,
+      client: ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined,
+    });
   }
 
   async #nodeHandler(ca: string | undefined): Promise<object> {

@@ -1,7 +1,8 @@
 /**
- * Worker that hashes upload parts off the main thread: the SHA-256 of the
- * whole stream (parts arrive in order) and each part's own checksum. Buffers
- * are transferred in and back, never copied.
+ * Worker that hashes transfer buffers off the main thread: the SHA-256 of a
+ * whole stream (buffers arrive in order) and/or one buffer's own checksum.
+ * Shared buffers are read in place; others are transferred in and back,
+ * never copied.
  *
  * @module
  */
@@ -11,13 +12,20 @@ import { createHash, type Hash } from "node:crypto";
 interface _PartMsg {
   op: "part";
   id: number;
-  buf: ArrayBuffer;
+  buf: ArrayBuffer | SharedArrayBuffer;
   offset: number;
   length: number;
+  /** Add the bytes to the stream hash. */
+  stream: boolean;
+  /** The buffer's own checksum, if any. */
   alg: "md5" | "sha256" | null;
 }
 interface _FinishMsg {
   op: "finish";
+  id: number;
+}
+interface _PingMsg {
+  op: "ping";
   id: number;
 }
 
@@ -25,8 +33,12 @@ let _stream: Hash = createHash("sha256");
 
 // deno-lint-ignore no-explicit-any
 const _self = self as any;
-_self.onmessage = (ev: MessageEvent<_PartMsg | _FinishMsg>) => {
+_self.onmessage = (ev: MessageEvent<_PartMsg | _FinishMsg | _PingMsg>) => {
   const m = ev.data;
+  if (m.op === "ping") {
+    _self.postMessage({ id: m.id });
+    return;
+  }
   if (m.op === "finish") {
     const hex = _stream.digest("hex");
     _stream = createHash("sha256");
@@ -34,9 +46,13 @@ _self.onmessage = (ev: MessageEvent<_PartMsg | _FinishMsg>) => {
     return;
   }
   const view = new Uint8Array(m.buf, m.offset, m.length);
-  _stream.update(view);
+  if (m.stream) _stream.update(view);
   const digest = m.alg
     ? new Uint8Array(createHash(m.alg).update(view).digest())
     : undefined;
-  _self.postMessage({ id: m.id, buf: m.buf, digest }, [m.buf]);
+  if (m.buf instanceof ArrayBuffer) {
+    _self.postMessage({ id: m.id, buf: m.buf, digest }, [m.buf]);
+  } else {
+    _self.postMessage({ id: m.id, digest });
+  }
 };

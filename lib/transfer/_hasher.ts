@@ -10,7 +10,9 @@ import { createHash } from "node:crypto";
 
 /** A part after hashing; `data` may be a new view (the buffer went to the worker and back). */
 export interface HashedPart {
-  data: Uint8Array<ArrayBuffer>;
+  /** The part's bytes (a new view when the buffer went to a worker and back). */
+  data: Uint8Array<ArrayBufferLike>;
+  /** The part's own checksum, when one was asked for. */
   digest?: Uint8Array;
 }
 
@@ -18,32 +20,58 @@ export interface HashedPart {
 export interface PartHasher {
   /** Adds a part to the stream hash and computes its own checksum. */
   part(
-    data: Uint8Array<ArrayBuffer>,
+    data: Uint8Array<ArrayBufferLike>,
     alg: "md5" | "sha256" | null,
   ): Promise<HashedPart>;
   /** Hex SHA-256 of all parts so far; resets the stream hash. */
   finish(): Promise<string>;
+  /** Stops the worker. */
   close(): void;
 }
 
-/** A hasher on a worker thread, or inline when workers are unavailable. */
+/**
+ * A hasher on a worker thread, or inline when no worker starts (e.g. a
+ * compiled binary built without the worker module). The worker answers a
+ * ping before any part is handed over, so no part is lost to a worker that
+ * failed to load.
+ */
 export function createPartHasher(
   options: { inline?: boolean } = {},
 ): PartHasher {
-  if (!options.inline) {
-    try {
-      return new _WorkerHasher();
-    } catch {
-      // e.g. a compiled binary without the worker module: hash inline.
-    }
+  if (options.inline) return new _InlineHasher();
+  return new _StartingHasher();
+}
+
+class _StartingHasher implements PartHasher {
+  #ready: Promise<PartHasher>;
+  #closed = false;
+
+  constructor() {
+    this.#ready = _WorkerHasher.start().catch(() => new _InlineHasher());
   }
-  return new _InlineHasher();
+
+  async part(
+    data: Uint8Array<ArrayBufferLike>,
+    alg: "md5" | "sha256" | null,
+  ): Promise<HashedPart> {
+    return await (await this.#ready).part(data, alg);
+  }
+
+  async finish(): Promise<string> {
+    return await (await this.#ready).finish();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ready.then((h) => h.close(), () => {});
+  }
 }
 
 class _InlineHasher implements PartHasher {
   #stream = createHash("sha256");
   part(
-    data: Uint8Array<ArrayBuffer>,
+    data: Uint8Array<ArrayBufferLike>,
     alg: "md5" | "sha256" | null,
   ): Promise<HashedPart> {
     this.#stream.update(data);
@@ -67,7 +95,8 @@ interface _Reply {
   hex?: string;
 }
 
-class _WorkerHasher implements PartHasher {
+/** One worker thread and its pending calls. */
+class _Thread {
   #worker: Worker;
   #next = 0;
   #waiting = new Map<
@@ -88,17 +117,17 @@ class _WorkerHasher implements PartHasher {
     };
     this.#worker.onerror = (ev) => {
       ev.preventDefault();
-      this.#fail(new Error(`hash worker failed: ${ev.message}`));
+      this.fail(new Error(`hash worker failed: ${ev.message}`));
     };
   }
 
-  #fail(e: unknown): void {
-    this.#failed = e;
+  fail(e: unknown): void {
+    this.#failed ??= e;
     for (const w of this.#waiting.values()) w.reject(e);
     this.#waiting.clear();
   }
 
-  #call(msg: object, transfer: Transferable[]): Promise<_Reply> {
+  call(msg: object, transfer: Transferable[]): Promise<_Reply> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
@@ -107,14 +136,74 @@ class _WorkerHasher implements PartHasher {
     });
   }
 
+  close(): void {
+    this.#worker.terminate();
+    this.fail(new Error("hasher closed"));
+  }
+}
+
+/**
+ * Two threads: one keeps the stream's SHA-256, one computes parts' own
+ * checksums. Parts in shared memory go to both at once (in place); other
+ * buffers are transferred to the stream thread, which also computes their
+ * checksum, and come back.
+ */
+class _WorkerHasher implements PartHasher {
+  #stream: _Thread;
+  #parts: _Thread;
+
+  /** Starts the threads and waits for their answers to a ping. */
+  static async start(): Promise<_WorkerHasher> {
+    const h = new _WorkerHasher();
+    const timeout = setTimeout(() => {
+      const e = new Error("hash workers did not start");
+      h.#stream.fail(e);
+      h.#parts.fail(e);
+    }, 10_000);
+    try {
+      await Promise.all([
+        h.#stream.call({ op: "ping" }, []),
+        h.#parts.call({ op: "ping" }, []),
+      ]);
+      return h;
+    } catch (e) {
+      h.close();
+      throw e;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  private constructor() {
+    this.#stream = new _Thread();
+    this.#parts = new _Thread();
+  }
+
   async part(
-    data: Uint8Array<ArrayBuffer>,
+    data: Uint8Array<ArrayBufferLike>,
     alg: "md5" | "sha256" | null,
   ): Promise<HashedPart> {
     // Capture the view's shape: transferring the buffer detaches it.
     const { byteOffset, length, buffer } = data;
-    const r = await this.#call(
-      { op: "part", buf: buffer, offset: byteOffset, length, alg },
+    if (!(buffer instanceof ArrayBuffer)) {
+      const msg = { op: "part", buf: buffer, offset: byteOffset, length };
+      const [, r] = await Promise.all([
+        this.#stream.call({ ...msg, stream: true, alg: null }, []),
+        alg
+          ? this.#parts.call({ ...msg, stream: false, alg }, [])
+          : Promise.resolve({ id: -1 } as _Reply),
+      ]);
+      return { data, digest: r.digest };
+    }
+    const r = await this.#stream.call(
+      {
+        op: "part",
+        buf: buffer,
+        offset: byteOffset,
+        length,
+        stream: true,
+        alg,
+      },
       [buffer],
     );
     return {
@@ -124,11 +213,11 @@ class _WorkerHasher implements PartHasher {
   }
 
   async finish(): Promise<string> {
-    return (await this.#call({ op: "finish" }, [])).hex!;
+    return (await this.#stream.call({ op: "finish" }, [])).hex!;
   }
 
   close(): void {
-    this.#worker.terminate();
-    this.#fail(new Error("hasher closed"));
+    this.#stream.close();
+    this.#parts.close();
   }
 }

@@ -26,15 +26,19 @@ export interface RetryOptions {
 
 /** What {@linkcode RetryOptions.onRetry} is told. */
 export interface RetryInfo {
+  /** The operation, as named in errors. */
   what: string;
   /** The attempt that failed (1-based). */
   attempt: number;
+  /** The wait before the next attempt. */
   delayMs: number;
+  /** The fault that failed the attempt. */
   error: unknown;
 }
 
 /** How an error should be handled. */
 export interface ErrorClass {
+  /** Worth retrying. */
   transient: boolean;
   /** S3 error code, errno code or error name. */
   code: string;
@@ -46,6 +50,7 @@ export interface ErrorClass {
 
 /** An error the retry policy gave up on; `cause` holds the last underlying error. */
 export class RemoteError extends Error {
+  /** `code` and `status` of the fault; `transient` when retries ran out. */
   constructor(
     message: string,
     readonly code: string,
@@ -213,11 +218,17 @@ export function explainError(error: unknown, what: string): string {
 
 /** Resolved retry settings. */
 export interface RetryPolicy {
+  /** See {@linkcode RetryOptions.attempts}. */
   attempts: number;
+  /** See {@linkcode RetryOptions.baseDelayMs}. */
   baseDelayMs: number;
+  /** See {@linkcode RetryOptions.maxDelayMs}. */
   maxDelayMs: number;
+  /** See {@linkcode RetryOptions.budgetMs}. */
   budgetMs: number;
+  /** See {@linkcode RetryOptions.random}. */
   random: () => number;
+  /** See {@linkcode RetryOptions.onRetry}. */
   onRetry?: (info: RetryInfo) => void;
 }
 

@@ -80,6 +80,7 @@ export interface UploadResult extends Manifest {
 
 /** Raised when the input stream fails; the upload was undone. */
 export class ProducerError extends Error {
+  /** `options.cause` holds the input stream's error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ProducerError";
@@ -291,11 +292,13 @@ class _Upload {
     if (eof || firstPart.length === this.objMax) {
       // The whole object is one part: one PutObject.
       const { data, digest } = await this.#hasher.part(firstPart, alg);
+      // Listed before the request: a failure after the store kept the
+      // object must still delete it.
+      this.#done.push({ key: objKey, size: data.length });
       const done = await this.remote.put(objKey, data, {
         storageClass: this.options.storageClass,
         checksums: alg ? { [alg]: digest } : undefined,
       });
-      this.#done.push({ key: objKey, size: data.length });
       this.#parts++;
       this.#release(data);
       this.#sent += data.length;
@@ -329,15 +332,15 @@ class _Upload {
       }
     }
     await this.#drain();
+    this.#done.push({ key: objKey, size: offset });
     const completed = await mp.complete(receipts);
     this.#open.delete(mp);
-    this.#done.push({ key: objKey, size: offset });
     await this.#verify(objKey, offset, completed.etag);
     return !(await this.#reader.atEnd());
   }
 
   /** Reserves memory, then reads up to `size` bytes (fewer only at the end of the stream). */
-  async #readPart(size: number): Promise<Uint8Array<ArrayBuffer>> {
+  async #readPart(size: number): Promise<Uint8Array<ArrayBufferLike>> {
     await this.#budget.acquire(size);
     this.#check();
     const buf = this.#pool.get(size);
@@ -352,7 +355,7 @@ class _Upload {
     return n === size ? buf : buf.subarray(0, n);
   }
 
-  #release(data: Uint8Array<ArrayBuffer>): void {
+  #release(data: Uint8Array<ArrayBufferLike>): void {
     const size = data.buffer.byteLength;
     this.#pool.put(data.buffer);
     this.#budget.release(size);
@@ -361,7 +364,7 @@ class _Upload {
   #launch(
     mp: MultipartUpload,
     partNumber: number,
-    part: Uint8Array<ArrayBuffer>,
+    part: Uint8Array<ArrayBufferLike>,
     offset: number,
     receipts: PartReceipt[],
   ): void {
@@ -548,17 +551,20 @@ class _StreamReader {
   }
 }
 
-/** Reuses part buffers of the same size, so memory does not churn. */
+/**
+ * Part buffers: shared memory, so two hashing threads can read a part at
+ * once while it stays usable here; reused by size, so memory does not churn.
+ */
 class _BufferPool {
-  #free: ArrayBuffer[] = [];
+  #free: ArrayBufferLike[] = [];
 
-  get(size: number): Uint8Array<ArrayBuffer> {
+  get(size: number): Uint8Array<ArrayBufferLike> {
     const i = this.#free.findIndex((b) => b.byteLength === size);
     if (i >= 0) return new Uint8Array(this.#free.splice(i, 1)[0]);
-    return new Uint8Array(size);
+    return new Uint8Array(new SharedArrayBuffer(size));
   }
 
-  put(buf: ArrayBuffer): void {
+  put(buf: ArrayBufferLike): void {
     // Keep a few; older sizes are dropped as parts grow.
     this.#free = this.#free.filter((b) => b.byteLength === buf.byteLength);
     if (this.#free.length < 4) this.#free.push(buf);

@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { NotFoundError, type Remote } from "../lib/remote/remote.ts";
+import { localDirRemote, PARTIAL_DIR } from "../lib/remote/local_dir.ts";
+import { s3ClientOf, s3Remote } from "../lib/remote/s3.ts";
+import {
+  b2Endpoint,
+  providerPreset,
+  r2Endpoint,
+} from "../lib/remote/providers.ts";
+import { RemoteError } from "../lib/transfer/retry.ts";
+import { randomBytes } from "./fixtures/data.ts";
+import { skipUnlessRoot } from "./fixtures/env.ts";
+import { startS3Server } from "./fixtures/s3_server.ts";
+
+const MiB = 1024 * 1024;
+const enc = new TextEncoder();
+
+async function text(s: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(s).text();
+}
+
+async function keys(remote: Remote, prefix?: string): Promise<string[]> {
+  return (await Array.fromAsync(remote.list(prefix))).map((o) => o.key);
+}
+
+/** The behaviour every remote must have. */
+async function remoteSuite(t: Deno.TestContext, remote: Remote): Promise<void> {
+  await t.step("put, head, get, ranged get and delete", async () => {
+    const put = await remote.put("a/b/obj", enc.encode("hello world"));
+    assert.equal(put.size, 11);
+    const h = await remote.head("a/b/obj");
+    assert.equal(h?.size, 11);
+    assert.equal(await text(await remote.get("a/b/obj")), "hello world");
+    assert.equal(
+      await text(await remote.get("a/b/obj", { range: { start: 6 } })),
+      "world",
+    );
+    assert.equal(
+      await text(await remote.get("a/b/obj", { range: { start: 2, end: 4 } })),
+      "llo",
+    );
+    await remote.delete(["a/b/obj", "never-existed"]);
+    assert.equal(await remote.head("a/b/obj"), null);
+    await assert.rejects(remote.get("a/b/obj"), NotFoundError);
+  });
+
+  await t.step(
+    "lists every page under a prefix, in key order, and deletes in batches",
+    async () => {
+      const names = Array.from(
+        { length: 1005 },
+        (_, i) => `many/k${String(i).padStart(4, "0")}`,
+      );
+      const one = new Uint8Array([1]);
+      for (let i = 0; i < names.length; i += 50) {
+        await Promise.all(
+          names.slice(i, i + 50).map((k) => remote.put(k, one)),
+        );
+      }
+      await remote.put("many-not/x", one);
+      const listed = await Array.fromAsync(remote.list("many/"));
+      assert.deepEqual(listed.map((o) => o.key), names);
+      assert.ok(listed.every((o) => o.size === 1));
+      assert.equal((await keys(remote, "many")).length, 1006);
+      await remote.delete(names);
+      assert.deepEqual(await keys(remote, "many"), ["many-not/x"]);
+      await remote.delete(["many-not/x"]);
+    },
+  );
+
+  await t.step(
+    "a multipart upload is invisible until complete, and abort leaves nothing",
+    async () => {
+      const a = randomBytes(5 * MiB);
+      const b = randomBytes(1234);
+      const mp = await remote.createMultipartUpload("mp/one");
+      // Parts may finish out of order.
+      const r2 = await mp.uploadPart(2, b, a.length);
+      const r1 = await mp.uploadPart(1, a, 0);
+      assert.equal(await remote.head("mp/one"), null);
+      assert.deepEqual(await keys(remote, "mp/"), []);
+      assert.equal((await remote.listOpenUploads()).length, 1);
+      const done = await mp.complete([r2, r1]);
+      assert.equal(done.size, a.length + b.length);
+      const back = new Uint8Array(
+        await new Response(await remote.get("mp/one")).arrayBuffer(),
+      );
+      assert.deepEqual(back.subarray(0, 16), a.subarray(0, 16));
+      assert.deepEqual(back.subarray(a.length), b);
+      assert.deepEqual(await remote.listOpenUploads(), []);
+
+      const gone = await remote.createMultipartUpload("mp/two");
+      await gone.uploadPart(1, a, 0);
+      await gone.abort();
+      await gone.abort(); // twice is fine
+      assert.equal(await remote.head("mp/two"), null);
+      assert.deepEqual(await remote.listOpenUploads(), []);
+      await remote.delete(["mp/one"]);
+    },
+  );
+}
+
+Deno.test("local directory remote passes the remote suite", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-remote-" });
+  try {
+    await remoteSuite(t, localDirRemote({ id: "usb", path: dir }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local directory remote maps / to subdirectories and writes atomically", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-remote-" });
+  try {
+    const remote = localDirRemote({ id: "nas", path: dir });
+    await remote.put("host/sub/key.seqn0", enc.encode("x"));
+    assert.equal(await Deno.readTextFile(`${dir}/host/sub/key.seqn0`), "x");
+    // A write interrupted by a crash: the part is on disk in the partial
+    // directory only, never under the final name, and is not listed.
+    const mp = await remote.createMultipartUpload("host/sub/crash.seqn0");
+    await mp.uploadPart(1, randomBytes(1000), 0);
+    const fresh = localDirRemote({ id: "nas", path: dir });
+    assert.deepEqual(await keys(fresh), ["host/sub/key.seqn0"]);
+    assert.equal(await fresh.head("host/sub/crash.seqn0"), null);
+    assert.equal((await fresh.listOpenUploads()).length, 1);
+    assert.ok((await Deno.stat(`${dir}/${PARTIAL_DIR}`)).isDirectory);
+    await mp.abort();
+    assert.deepEqual(await fresh.listOpenUploads(), []);
+    // Deleting the last key of a directory removes the emptied directories.
+    await remote.delete(["host/sub/key.seqn0"]);
+    await assert.rejects(Deno.stat(`${dir}/host`), Deno.errors.NotFound);
+    for (const bad of ["../escape", "a//b", "/abs", `${PARTIAL_DIR}/x`, ""]) {
+      await assert.rejects(
+        remote.put(bad, enc.encode("x")),
+        /cannot be stored in a local directory/,
+        bad,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local directory remote says when its directory is missing", async () => {
+  const remote = localDirRemote({ id: "usb", path: "/nonexistent/snap2s3" });
+  await assert.rejects(
+    keys(remote),
+    /does not exist; create it or fix the path/,
+  );
+});
+
+Deno.test("provider presets: R2 and B2 endpoints, limits and checksums", () => {
+  assert.equal(
+    r2Endpoint("0123456789ABCDEF0123456789abcdef"),
+    "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com",
+  );
+  assert.throws(() => r2Endpoint("acct"), /not 32 hex digits/);
+  assert.equal(
+    b2Endpoint("us-west-004"),
+    "https://s3.us-west-004.backblazeb2.com",
+  );
+  assert.throws(() => b2Endpoint("west"), /does not look like us-west-004/);
+  assert.equal(providerPreset("r2").limits.equalParts, true);
+  assert.equal(providerPreset("aws").checksum, "sha256");
+  assert.equal(providerPreset("custom").checksum, "md5");
+  assert.equal(providerPreset("custom").forcePathStyle, true);
+  assert.throws(
+    () => providerPreset("gcs" as never),
+    /unknown S3 provider "gcs": use one of aws, r2, b2, custom/,
+  );
+  assert.throws(
+    () => s3Remote({ id: "r", provider: "custom", bucket: "b", partSize: MiB }),
+    /below the S3-compatible endpoint minimum/,
+  );
+});
+
+Deno.test({
+  name:
+    "S3 remote on Ceph passes the remote suite, applies its key prefix, storage class and checksums",
+  ignore: skipUnlessRoot(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using server = await startS3Server();
+    const bucket = await server.createBucket();
+    const make = (extra: Partial<Parameters<typeof s3Remote>[0]> = {}) =>
+      s3Remote({
+        id: "ceph",
+        provider: "custom",
+        bucket,
+        endpoint: server.endpoint,
+        region: server.region,
+        accessKeyId: server.accessKeyId,
+        secretAccessKey: server.secretAccessKey,
+        ...extra,
+      });
+    const remote = make({ prefix: "profiles/laptop/" });
+    const bare = make();
+    try {
+      await remoteSuite(t, remote);
+
+      await t.step(
+        "keys live under the prefix; listings strip it",
+        async () => {
+          await remote.put("k1", enc.encode("1"));
+          assert.deepEqual(await keys(bare), ["profiles/laptop/k1"]);
+          assert.deepEqual(await keys(remote), ["k1"]);
+          await remote.delete(["k1"]);
+        },
+      );
+
+      await t.step("storage class reaches the store", async () => {
+        const sc = make({ storageClass: "STANDARD_IA" });
+        await sc.put("cold", enc.encode("brr"));
+        const [o] = await Array.fromAsync(sc.list("cold"));
+        assert.equal(o.storageClass, "STANDARD_IA");
+        await sc.delete(["cold"]);
+        sc.close();
+      });
+
+      await t.step(
+        "the store checks the Content-MD5 we send (a wrong one is refused)",
+        async () => {
+          const strict = make({ retry: { attempts: 2, baseDelayMs: 1 } });
+          await assert.rejects(
+            strict.put("bad", enc.encode("data"), {
+              checksums: { md5: new Uint8Array(16) },
+            }),
+            (e) => {
+              assert.ok(e instanceof RemoteError);
+              assert.equal(e.code, "BadDigest");
+              return true;
+            },
+          );
+          assert.equal(await strict.head("bad"), null);
+          strict.close();
+        },
+      );
+
+      await t.step("the node HTTP stack works too", async () => {
+        const node = make({ http: "node", prefix: "node/" });
+        await node.put("x", enc.encode("via node"));
+        assert.equal(await text(await node.get("x")), "via node");
+        await node.delete(["x"]);
+        node.close();
+      });
+
+      await t.step(
+        "raw client of the remote shares its configuration",
+        async () => {
+          const client = await s3ClientOf(remote);
+          assert.equal(await client.config.region(), "us-east-1");
+        },
+      );
+    } finally {
+      remote.close();
+      bare.close();
+    }
+  },
+});
