@@ -8,7 +8,8 @@
  *
  * Every tool reads the same generator from a pipe (upload) and writes to
  * /dev/null (download). Peak RSS: VmHWM from /proc of our child process;
- * the peers' maximum resident set from GNU time. Needs root (Ceph).
+ * the peers' maximum resident set from GNU time. CPU: user + system seconds
+ * of the tool (GNU time; the generator not included). Needs root (Ceph).
  *
  * @module
  */
@@ -93,6 +94,7 @@ interface Row {
   seconds: number;
   mbps: number;
   rssMiB: number;
+  cpuSeconds: number;
   note: string;
 }
 
@@ -210,7 +212,7 @@ async function main(): Promise<void> {
     for (const t of tools) {
       const key = `bench-${t.name.replace(/\W/g, "")}.seqn0`;
       // GNU time measures the tool itself (not the generator).
-      const time = "/usr/bin/time -f MAXRSS_KIB=%M";
+      const time = "/usr/bin/time -f 'MAXRSS_KIB=%M CPU_S=%U+%S'";
       const script = op === "upload"
         ? `set -o pipefail; ${gen} | ${time} ${t.up(key)}`
         : `${time} ${t.down(key)} > /dev/null`;
@@ -225,18 +227,29 @@ async function main(): Promise<void> {
         seconds: r.seconds,
         mbps: size / 1e6 / r.seconds,
         rssMiB: rssKiB / 1024,
+        cpuSeconds: (r.stderr.match(/CPU_S=([\d.]+)\+([\d.]+)/)?.slice(1) ?? [])
+          .reduce((a, b) => a + Number(b), 0),
         note: r.stderr.match(/(parts|verified)=\S+/)?.[0] ?? "",
       });
     }
   }
 
-  const head = ["tool", "op", "seconds", "MB/s", "peak RSS MiB", "note"];
+  const head = [
+    "tool",
+    "op",
+    "seconds",
+    "MB/s",
+    "peak RSS MiB",
+    "CPU s",
+    "note",
+  ];
   const lines = rows.map((r) => [
     r.tool,
     r.op,
     r.seconds.toFixed(1),
     r.mbps.toFixed(0),
     r.rssMiB.toFixed(0),
+    r.cpuSeconds.toFixed(1),
     r.note,
   ]);
   const widths = head.map((h, i) =>

@@ -103,7 +103,9 @@ async function demo(): Promise<number> {
       if (!result.ok) return 1;
       await new Promise((r) => setTimeout(r, 1100));
     }
-    out.print("\n=== a run with no new writes: only time moved on, so old secondlies expire ===");
+    out.print(
+      "\n=== a run with no new writes: only time moved on, so old secondlies expire ===",
+    );
     const again = await update(config, { force: true, output: out });
     out.print(again.summary);
 

@@ -258,3 +258,127 @@ Deno.test({
     }
   },
 });
+
+/** A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl). */
+async function makeCerts(dir: string): Promise<void> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+  await Deno.writeTextFile(
+    `${dir}/leaf.ext`,
+    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+  );
+  for (
+    const args of [
+      [
+        "req",
+        "-x509",
+        ...ec,
+        "-nodes",
+        "-subj",
+        "/CN=snap2s3 test CA",
+        "-days",
+        "1",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+      ],
+      [
+        "req",
+        ...ec,
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+      ],
+      [
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        "leaf.pem",
+        "-extfile",
+        "leaf.ext",
+      ],
+    ]
+  ) {
+    const out = await new Deno.Command("openssl", { args, cwd: dir }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  }
+}
+
+Deno.test({
+  name:
+    "S3 remote over TLS: untrusted certificates fail at once saying what to set; a CA bundle or turning verification off works",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "snap2s3-tls-" });
+    await makeCerts(dir);
+    let hits = 0;
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(`${dir}/leaf.pem`),
+      key: await Deno.readTextFile(`${dir}/leaf.key`),
+      onListen() {},
+    }, (req) => {
+      hits++;
+      return new Response(req.method === "HEAD" ? null : "hello", {
+        headers: { etag: '"abc"', "content-length": "5" },
+      });
+    });
+    const endpoint = `https://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+    const make = (extra: Partial<Parameters<typeof s3Remote>[0]>) =>
+      s3Remote({
+        id: "tls",
+        provider: "custom",
+        bucket: "b",
+        endpoint,
+        accessKeyId: "a",
+        secretAccessKey: "b",
+        ...extra,
+      });
+    try {
+      const strict = make({});
+      await assert.rejects(strict.head("k"), /CA bundle/);
+      await assert.rejects(strict.get("k"), /TlsError.*CA bundle/);
+      assert.equal(hits, 0);
+      strict.close();
+      for (
+        const extra of [{ caBundle: `${dir}/ca.pem` }, { verifyTls: false }]
+      ) {
+        const r = make(extra);
+        assert.deepEqual(
+          { ...await r.head("k"), lastModified: undefined },
+          {
+            key: "k",
+            size: 5,
+            etag: "abc",
+            lastModified: undefined,
+            storageClass: undefined,
+          },
+        );
+        assert.equal(await text(await r.get("k")), "hello");
+        r.close();
+      }
+    } finally {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

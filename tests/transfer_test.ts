@@ -55,6 +55,33 @@ function chunked(data: Uint8Array, chunk = 65_537): ReadableStream<Uint8Array> {
   });
 }
 
+/** A byte stream (readable with a BYOB reader) of `data`, in reads of at most 70,000 bytes. */
+function byteStream(data: Uint8Array): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      const req = c.byobRequest;
+      if (off >= data.length) {
+        c.close();
+        req?.respond(0);
+        return;
+      }
+      if (!req?.view) {
+        c.enqueue(data.slice(off, off += 65536));
+        return;
+      }
+      const v = req.view;
+      const n = Math.min(v.byteLength, data.length - off, 70_000);
+      new Uint8Array(v.buffer, v.byteOffset, n).set(
+        data.subarray(off, off + n),
+      );
+      off += n;
+      req.respond(n);
+    },
+  });
+}
+
 /** A stream that yields `good` bytes, then errors (a producer that died). */
 function failingAfter(good: Uint8Array): ReadableStream<Uint8Array> {
   let sent = false;
@@ -144,6 +171,27 @@ async function transferSuite(
       });
     });
   }
+
+  await t.step(
+    "byte streams (a child's stdout) round-trip through the BYOB path",
+    async () => {
+      const data = randomBytes(2 * P + 4321);
+      const key = newKey();
+      const r = await uploadStream(remote, key, byteStream(data), opts);
+      assert.equal(r.sha256, sha256(data));
+      const back = await readAll((await downloadStream(remote, key)).stream);
+      assert.equal(sha256(back), sha256(data));
+      // And a real child process's stdout.
+      const child = new Deno.Command("head", {
+        args: ["-c", String(P + 3), "/dev/zero"],
+        stdout: "piped",
+      }).spawn();
+      const z = await uploadStream(remote, newKey(), child.stdout, opts);
+      assert.equal(z.size, P + 3);
+      assert.equal(z.sha256, sha256(new Uint8Array(P + 3)));
+      assert.ok((await child.status).success);
+    },
+  );
 
   await t.step(
     "splits a stream longer than the maximum object into .seqn objects and reads them back in order",
@@ -450,6 +498,44 @@ Deno.test({
       });
 
       await t.step(
+        "SHA-256 part checksums and the all-fetch HTTP stack round-trip too",
+        async () => {
+          for (
+            const extra of [
+              { checksum: "sha256" as const },
+              { http: "fetch" as const },
+            ]
+          ) {
+            const other = cephRemote(server, bucket, {
+              prefix: "other/",
+              ...extra,
+            });
+            try {
+              const data = randomBytes(2 * P + 3);
+              const key = newKey();
+              const r = await uploadStream(other, key, chunked(data), opts5);
+              assert.equal(r.parts, 3);
+              const back = await readAll(
+                (await downloadStream(other, key)).stream,
+              );
+              assert.equal(sha256(back), sha256(data));
+              const small = newKey();
+              await uploadStream(
+                other,
+                small,
+                chunked(data.subarray(0, 10)),
+                opts5,
+              );
+              assert.equal((await other.head(small))?.size, 10);
+              assert.deepEqual(await other.listOpenUploads(), []);
+            } finally {
+              other.close();
+            }
+          }
+        },
+      );
+
+      await t.step(
         "uploads and downloads through 10% faults of every kind come out identical",
         async () => {
           await using proxy = startFaultProxy({
@@ -723,4 +809,56 @@ Deno.test("retry fails at once on permanent faults with what to fix, and within 
     /get k failed after \d+ attempts/,
   );
   assert.ok(performance.now() - t0 < 2000);
+});
+
+Deno.test("download resumes with a ranged GET where a body broke off, and checks the whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-resume-" });
+  try {
+    const local = localDirRemote({ id: "l", path: dir });
+    const data = randomBytes(3 * MiB + 17);
+    const key = newKey();
+    await uploadStream(local, key, chunked(data), { partSize: MiB });
+    const ranges: (number | undefined)[] = [];
+    let broken = 0;
+    const flaky: Remote = {
+      ...remoteMethods(local),
+      async get(k, o) {
+        const s = await local.get(k, o);
+        if (k !== key) return s;
+        ranges.push(o?.range?.start);
+        if (broken++ >= 2) return s;
+        // The first two bodies break off after 100,000 bytes.
+        let sent = 0;
+        const reader = s.getReader();
+        return new ReadableStream({
+          async pull(c) {
+            if (sent >= 100_000) {
+              reader.cancel();
+              return c.error(
+                Object.assign(new Error("read ECONNRESET"), {
+                  code: "ECONNRESET",
+                }),
+              );
+            }
+            const r = await reader.read();
+            if (r.done) return c.close();
+            const chunk = r.value.subarray(0, 100_000 - sent);
+            sent += chunk.length;
+            c.enqueue(chunk);
+          },
+        });
+      },
+    };
+    const d = await downloadStream(flaky, key, {
+      rangeSize: 2 * MiB,
+      concurrency: 1,
+      retry: { baseDelayMs: 1 },
+    });
+    const back = await readAll(d.stream);
+    assert.equal(sha256(back), sha256(data));
+    // Range 1 broke at 100,000 and again at 200,000; then range 2 was read.
+    assert.deepEqual(ranges, [0, 100_000, 200_000, 2 * MiB]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -169,7 +169,8 @@ export async function restore(
       const inverse = options.pipeThrough ??
         inverseFromSuffixes(b.suffixes, { stages });
       out.log(`receiving ${b.keys[0]}${b.sendParentUuid ? "" : " (full)"}`);
-      let total: number | undefined;
+      // The size is known once the download opened; progress before that has no total.
+      const known: { size?: number } = {};
       const dl = await downloadStream(remote, b.keys, {
         verify: options.verify ?? true,
         onUnverified: (why) => {
@@ -177,9 +178,9 @@ export async function restore(
           out.error(`warning: not verified: ${b.keys[0]}: ${why}`);
         },
         onProgress: (p) =>
-          out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, total),
+          out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, known.size),
       });
-      total = dl.size;
+      known.size = dl.size;
       const info = await receive(pipeThrough(dl.stream, inverse), options.dest);
       out.endProgress();
       present.add(b.uuid);

@@ -192,8 +192,11 @@ function _world(
   remotes: RemoteSet,
   out: Output,
 ): ExecutorWorld {
-  const sourceOf = (path: string) =>
-    config.sources.find((s) => s.path === path) ?? config.sources[0];
+  const sourceOf = (path: string) => {
+    const found = config.sources.find((s) => resolve(s.path) === resolve(path));
+    if (!found) throw new Error(`internal: no configured source at ${path}`);
+    return found;
+  };
   const uploadConfig = (sourcePath: string, remoteId: string) =>
     sourceOf(sourcePath).upload.find((u) => u.remote === remoteId)!;
   return {

@@ -36,14 +36,17 @@ export interface FetchHandlerOptions {
   timeoutMs: number;
 }
 
-/** A network fault raised by this handler (classified transient by the retry policy). */
+/**
+ * A network fault raised by this handler: `NetworkError` and `TimeoutError`
+ * are retried, `TlsError` (an untrusted certificate) is not.
+ */
 export class NetworkError extends Error {
-  /** `TimeoutError` or `NetworkError`. */
+  /** `TimeoutError`, `NetworkError` or `TlsError`. */
   readonly code: string;
   /** A network fault; `code` tells timeouts apart. */
   constructor(message: string, code = "NetworkError", options?: ErrorOptions) {
     super(message, options);
-    this.name = code === "TimeoutError" ? "TimeoutError" : "NetworkError";
+    this.name = code === "NetworkError" ? "NetworkError" : code;
     this.code = code;
   }
 }
@@ -118,9 +121,14 @@ export class FetchHttpHandler {
           { cause: e },
         );
       }
+      // fetch says "fetch failed"; the reason is in the cause.
+      const why = String(
+        (e as { cause?: { message?: string } })?.cause?.message ??
+          (e as Error)?.message ?? e,
+      );
       throw new NetworkError(
-        `request to ${request.hostname} failed: ${(e as Error)?.message ?? e}`,
-        "NetworkError",
+        `request to ${request.hostname} failed: ${why}`,
+        /certificate|tls|handshake/i.test(why) ? "TlsError" : "NetworkError",
         { cause: e },
       );
     }

@@ -100,15 +100,23 @@ export function s3Remote(options: S3RemoteOptions): Remote {
   return new _S3Remote(options);
 }
 
+/** The parts of the SDK's S3 client that {@linkcode s3ClientOf} exposes. */
+export interface RawS3Client {
+  /** Sends an SDK command (e.g. `new PutObjectCommand(...)`). */
+  send(command: object): Promise<unknown>;
+  /** The client's resolved configuration. */
+  config: { region(): Promise<string> };
+}
+
 /**
- * The SDK client an S3 remote uses (for tests and tools that need raw
- * calls); loads the SDK if needed. Not for `mod.ts`: it exposes SDK types.
+ * The SDK client an S3 remote uses, for tests and tools that need raw calls
+ * (no retry policy); loads the SDK if needed.
  */
-export async function s3ClientOf(remote: Remote): Promise<S3Client> {
+export async function s3ClientOf(remote: Remote): Promise<RawS3Client> {
   if (!(remote instanceof _S3Remote)) {
     throw new TypeError(`remote ${remote.id} is not an S3 remote`);
   }
-  return (await remote.sdk()).client;
+  return (await remote.sdk()).client as unknown as RawS3Client;
 }
 
 interface _Handler {
@@ -219,6 +227,28 @@ class _S3Remote implements Remote {
         ? this.#fetchHandler(ca)
         : await this.#nodeHandler(ca)) as never,
     });
+    client.middlewareStack.add(
+      (next) => (args) => {
+        const req = args.request as {
+          headers?: Record<string, string>;
+          body?: unknown;
+        };
+        const h = req?.headers;
+        // Over plain http the signer would hash every part on the main
+        // thread. Our parts carry a signed Content-MD5 or x-amz-checksum-
+        // sha256 that the store verifies, so the payload itself need not be
+        // signed (the SDK already does this over https).
+        if (
+          h && req.body instanceof Uint8Array &&
+          (h["content-md5"] ?? h["Content-MD5"] ??
+              h["x-amz-checksum-sha256"]) !== undefined
+        ) {
+          h["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+        }
+        return next(args);
+      },
+      { step: "build", name: "snap2s3UnsignedPayload" },
+    );
     if (mode === "auto") {
       // The SDK built its Node handler from our options; GETs go to fetch.
       const config = client.config as unknown as { requestHandler: _Handler };

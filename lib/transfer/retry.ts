@@ -144,7 +144,9 @@ export function classifyError(error: unknown): ErrorClass {
     return { transient: false, code: "AbortError", status };
   }
   let transient: boolean;
-  if (_TRANSIENT_CODES.has(code) || _TRANSIENT_CODES.has(e.name ?? "")) {
+  if (code === "TlsError" || /CERT|TLS/.test(code)) {
+    transient = false;
+  } else if (_TRANSIENT_CODES.has(code) || _TRANSIENT_CODES.has(e.name ?? "")) {
     transient = true;
   } else if (status !== undefined && status > 0) {
     transient = _TRANSIENT_STATUS.has(status) || status >= 500;
@@ -196,6 +198,17 @@ const _HINTS: Record<string, string> = {
   NoSuchUpload:
     "the multipart upload vanished (aborted by a lifecycle rule or another process?): run again",
   QuotaExceeded: "the bucket or account is over its quota: free space",
+  TlsError:
+    "the server's TLS certificate is not trusted: give the CA bundle that signed it (caBundle), or turn TLS verification off for a test server",
+  DEPTH_ZERO_SELF_SIGNED_CERT:
+    "the server's certificate is self-signed: give it as the CA bundle (caBundle), or turn TLS verification off for a test server",
+  SELF_SIGNED_CERT_IN_CHAIN:
+    "the server's certificate chain ends in an unknown CA: give that CA as the CA bundle (caBundle)",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    "the server's certificate is signed by an unknown CA: give that CA as the CA bundle (caBundle)",
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired: renew it",
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    "the server's certificate is for another host name: fix the endpoint URL",
   CredentialsProviderError:
     "no credentials found: set access keys, an AWS profile, or the AWS_* environment",
 };

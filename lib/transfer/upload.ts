@@ -47,6 +47,7 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import type { ProgressCallback } from "./progress.ts";
+import { RemoteError } from "./retry.ts";
 
 /** Options of {@linkcode uploadStream}; unset fields come from the remote's limits. */
 export interface UploadOptions {
@@ -298,7 +299,7 @@ class _Upload {
       const done = await this.remote.put(objKey, data, {
         storageClass: this.options.storageClass,
         checksums: alg ? { [alg]: digest } : undefined,
-      });
+      }).catch((e) => this.#refused(e));
       this.#parts++;
       this.#release(data);
       this.#sent += data.length;
@@ -333,10 +334,26 @@ class _Upload {
     }
     await this.#drain();
     this.#done.push({ key: objKey, size: offset });
-    const completed = await mp.complete(receipts);
+    const completed = await mp.complete(receipts).catch((e) =>
+      this.#refused(e)
+    );
     this.#open.delete(mp);
     await this.#verify(objKey, offset, completed.etag);
     return !(await this.#reader.atEnd());
+  }
+
+  /**
+   * Rethrows a failed put or complete; when the store refused it (a 4xx
+   * answer) nothing was stored, so there is nothing to delete.
+   */
+  #refused(e: unknown): never {
+    if (
+      e instanceof RemoteError && e.status !== undefined && e.status >= 400 &&
+      e.status < 500
+    ) {
+      this.#done.pop();
+    }
+    throw e;
   }
 
   /** Reserves memory, then reads up to `size` bytes (fewer only at the end of the stream). */
@@ -487,7 +504,11 @@ class _Upload {
 
 /** Reads a byte stream into caller-given buffers, with one chunk of look-ahead. */
 class _StreamReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader:
+    | ReadableStreamDefaultReader<Uint8Array>
+    | ReadableStreamBYOBReader;
+  /** BYOB only: the one buffer reads land in (no allocation per chunk). */
+  #scratch: ArrayBuffer | null = null;
   #left: Uint8Array | null = null;
   #ended = false;
   #cancelled = false;
@@ -495,7 +516,29 @@ class _StreamReader {
   producerError: unknown;
 
   constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
+    // Byte streams (a child's stdout, Deno.stdin) are read into one reused
+    // buffer; each chunk is copied into its part before the next read.
+    let byob: ReadableStreamBYOBReader | null = null;
+    try {
+      byob = stream.getReader({ mode: "byob" });
+    } catch {
+      // not a byte stream
+    }
+    if (byob) this.#scratch = new ArrayBuffer(256 * 1024);
+    this.#reader = byob ?? stream.getReader();
+  }
+
+  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (!this.#scratch) {
+      return (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    }
+    return (this.#reader as ReadableStreamBYOBReader).read(
+      new Uint8Array(this.#scratch),
+    ).then((r) => {
+      // The read transferred the scratch buffer; keep its new identity.
+      if (r.value) this.#scratch = r.value.buffer as ArrayBuffer;
+      return r as ReadableStreamReadResult<Uint8Array>;
+    });
   }
 
   async #pull(): Promise<Uint8Array | null> {
@@ -507,7 +550,7 @@ class _StreamReader {
     while (!this.#ended) {
       let r: ReadableStreamReadResult<Uint8Array>;
       try {
-        r = await this.#reader.read();
+        r = await this.#read();
       } catch (e) {
         if (!this.#cancelled) this.producerError = e;
         throw e;
