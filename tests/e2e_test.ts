@@ -9,7 +9,7 @@ import type { ConfigInput, PipeStageInput } from "../mod.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { parseKey } from "../lib/keys.ts";
 import { createBtrfs } from "./fixtures/btrfs.ts";
-import { randomBytes } from "./fixtures/data.ts";
+import { randomBytes, treeSums } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { run } from "./fixtures/process.ts";
 import { type S3Server, startS3Server } from "./fixtures/s3_server.ts";
@@ -71,27 +71,6 @@ async function change(data: string, cycle: number): Promise<void> {
     append: true,
   });
   if (cycle > 2) await Deno.remove(`${data}/file-${cycle - 2}.bin`);
-}
-
-async function treeSums(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (dir: string, rel: string) => {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isDirectory) await walk(`${dir}/${e.name}`, `${rel}${e.name}/`);
-      else {
-        const d = await crypto.subtle.digest(
-          "SHA-256",
-          await Deno.readFile(`${dir}/${e.name}`),
-        );
-        out[`${rel}${e.name}`] = Array.from(
-          new Uint8Array(d),
-          (b) => b.toString(16).padStart(2, "0"),
-        ).join("");
-      }
-    }
-  };
-  await walk(root, "");
-  return out;
 }
 
 async function snapshotsIn(dir: string): Promise<string[]> {
