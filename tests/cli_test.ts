@@ -136,6 +136,22 @@ Deno.test({
         },
       );
       await t.step(
+        "on a terminal, update asks continue? and does nothing on no",
+        async () => {
+          // `script` gives the CLI a pseudo-terminal; we answer "n".
+          const line = [Deno.execPath(), "run", ...FLAGS, CLI, "update", path]
+            .map((a) => `'${a}'`).join(" ");
+          const r = await run(["script", "-qec", line, "/dev/null"], {
+            check: false,
+            stdin: "n\n",
+          });
+          assert.match(r.stdout, /continue\?/);
+          assert.match(r.stdout, /not confirmed/);
+          assert.equal(r.code, 1);
+          assert.deepEqual(await entries(snaps), []);
+        },
+      );
+      await t.step(
         "--pretend prints the plan and changes nothing",
         async () => {
           const r = await cli(["update", "--pretend", path]);
