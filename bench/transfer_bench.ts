@@ -4,12 +4,14 @@
  * cp` and `rclone rcat`/`cat`, in one run, and prints MB/s and peak RSS.
  *
  *   deno run -P=test bench/transfer_bench.ts [--size-mib 2048] [--store bluestore|memstore]
- *        [--part-mib 16] [--concurrency 8] [--only ours]
+ *        [--part-mib 16] [--concurrency 8] [--only ours] [--http fetch|node]
+ *        [--checksum md5|sha256|signed-sha256] [--range-mib 8] [--download-concurrency 4]
  *
  * Every tool reads the same generator from a pipe (upload) and writes to
  * /dev/null (download). Peak RSS: VmHWM from /proc of our child process;
  * the peers' maximum resident set from GNU time. CPU: user + system seconds
- * of the tool (GNU time; the generator not included). Needs root (Ceph).
+ * of the tool (GNU time; the generator not included) and of the Ceph daemons
+ * (they share the machine). Needs root (Ceph).
  *
  * @module
  */
@@ -42,6 +44,24 @@ async function generate(bytes: number): Promise<void> {
   await w.close();
 }
 
+/** CPU seconds (user + system) used so far by the given processes. */
+async function cpuSecondsOf(pids: number[]): Promise<number> {
+  // Deno reads /proc only with every permission; cat needs none of that.
+  const out = await new Deno.Command("cat", {
+    args: pids.map((p) => `/proc/${p}/stat`),
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  let ticks = 0;
+  for (const stat of new TextDecoder().decode(out.stdout).split("\n")) {
+    if (!stat) continue;
+    // Fields after the command name (which may hold spaces): utime is 14th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100;
+}
+
 function vmHwmKiB(): number {
   const m = Deno.readTextFileSync("/proc/self/status").match(
     /VmHWM:\s+(\d+) kB/,
@@ -59,6 +79,9 @@ interface ChildArgs {
   part: number;
   conc: number;
   http?: string;
+  checksum?: string;
+  rangeMib?: number;
+  downConc?: number;
 }
 
 /** Our side, in a child process so its peak RSS is its own. */
@@ -73,13 +96,17 @@ async function child(a: ChildArgs): Promise<void> {
     partSize: a.part * MiB,
     concurrency: a.conc,
     http: a.http as "fetch" | "node" | undefined,
+    checksum: a.checksum as "md5" | "sha256" | "signed-sha256" | undefined,
   });
   let extra = "";
   if (a.mode === "upload") {
     const r = await uploadStream(remote, a.key, Deno.stdin.readable);
     extra = `parts=${r.parts}`;
   } else {
-    const d = await downloadStream(remote, a.key);
+    const d = await downloadStream(remote, a.key, {
+      rangeSize: a.rangeMib ? a.rangeMib * MiB : undefined,
+      concurrency: a.downConc,
+    });
     await d.stream.pipeTo(Deno.stdout.writable);
     extra = `verified=${d.verified}`;
   }
@@ -95,6 +122,7 @@ interface Row {
   mbps: number;
   rssMiB: number;
   cpuSeconds: number;
+  serverCpuSeconds: number;
   note: string;
 }
 
@@ -130,6 +158,9 @@ async function main(): Promise<void> {
       concurrency: { type: "string", default: "8" },
       only: { type: "string" },
       http: { type: "string" },
+      checksum: { type: "string" },
+      "range-mib": { type: "string" },
+      "download-concurrency": { type: "string" },
       gen: { type: "string" },
       child: { type: "string" },
       endpoint: { type: "string" },
@@ -150,6 +181,11 @@ async function main(): Promise<void> {
       part: Number(values["part-mib"]),
       conc: Number(values.concurrency),
       http: values.http,
+      checksum: values.checksum,
+      rangeMib: values["range-mib"] ? Number(values["range-mib"]) : undefined,
+      downConc: values["download-concurrency"]
+        ? Number(values["download-concurrency"])
+        : undefined,
     });
   }
 
@@ -178,6 +214,11 @@ async function main(): Promise<void> {
       values["part-mib"]
     } --concurrency ${values.concurrency}${
       values.http ? ` --http ${values.http}` : ""
+    }${
+      ["checksum", "range-mib", "download-concurrency"].map((o) => {
+        const v = values[o as "checksum"];
+        return v ? ` --${o} ${v}` : "";
+      }).join("")
     }`;
   type Tool = {
     name: string;
@@ -217,7 +258,9 @@ async function main(): Promise<void> {
         ? `set -o pipefail; ${gen} | ${time} ${t.up(key)}`
         : `${time} ${t.down(key)} > /dev/null`;
       console.error(`${t.name} ${op} ...`);
+      const cpu0 = await cpuSecondsOf(server.pids);
       const r = await timed(["bash", "-c", script], env);
+      const serverCpuSeconds = await cpuSecondsOf(server.pids) - cpu0;
       const hwm = r.stderr.match(/VMHWM_KIB=(\d+)/);
       // Ours: VmHWM of the child deno process; peers: GNU time's maximum RSS.
       const rssKiB = hwm ? Number(hwm[1]) : r.maxRssKiB;
@@ -229,6 +272,7 @@ async function main(): Promise<void> {
         rssMiB: rssKiB / 1024,
         cpuSeconds: (r.stderr.match(/CPU_S=([\d.]+)\+([\d.]+)/)?.slice(1) ?? [])
           .reduce((a, b) => a + Number(b), 0),
+        serverCpuSeconds,
         note: r.stderr.match(/(parts|verified)=\S+/)?.[0] ?? "",
       });
     }
@@ -241,6 +285,7 @@ async function main(): Promise<void> {
     "MB/s",
     "peak RSS MiB",
     "CPU s",
+    "Ceph CPU s",
     "note",
   ];
   const lines = rows.map((r) => [
@@ -250,6 +295,7 @@ async function main(): Promise<void> {
     r.mbps.toFixed(0),
     r.rssMiB.toFixed(0),
     r.cpuSeconds.toFixed(1),
+    r.serverCpuSeconds.toFixed(1),
     r.note,
   ]);
   const widths = head.map((h, i) =>

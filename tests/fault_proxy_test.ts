@@ -175,19 +175,25 @@ for (const kind of FAULT_KINDS) {
       upstream: up.url,
       seed: 42,
       faults: { [kind]: 0.2 },
-      stallMs: 400,
+      // A stall outlasts the client's timeout by far, and the timeout outlasts a
+      // normal request by far even on a loaded machine, so neither is mistaken.
+      stallMs: 4000,
       retryAfterSeconds: 1,
     });
     try {
       const body = new Uint8Array(64 * 1024);
-      const seen = await inBatches(1000, 50, (i) =>
-        request(
-          proxy,
-          i % 2 ? "POST" : "GET",
-          i % 2 ? "/upload" : "/bytes/200000",
-          i % 2 ? body : undefined,
-          kind === "stall" ? 200 : 5000,
-        ));
+      const seen = await inBatches(
+        1000,
+        kind === "stall" ? 250 : 50,
+        (i) =>
+          request(
+            proxy,
+            i % 2 ? "POST" : "GET",
+            i % 2 ? "/upload" : "/bytes/200000",
+            i % 2 ? body : undefined,
+            kind === "stall" ? 1500 : 5000,
+          ),
+      );
       const injected = proxy.counts[kind];
       // Binomial(1000, 0.2): mean 200, standard deviation 12.6.
       assert.ok(

@@ -162,7 +162,8 @@ Deno.test("provider presets: R2 and B2 endpoints, limits and checksums", () => {
   assert.throws(() => b2Endpoint("west"), /does not look like us-west-004/);
   assert.equal(providerPreset("r2").limits.equalParts, true);
   assert.equal(providerPreset("aws").checksum, "sha256");
-  assert.equal(providerPreset("custom").checksum, "md5");
+  assert.equal(providerPreset("custom").checksum, "signed-sha256");
+  assert.equal(providerPreset("b2").checksum, "md5");
   assert.equal(providerPreset("custom").forcePathStyle, true);
   assert.throws(
     () => providerPreset("gcs" as never),
@@ -221,7 +222,10 @@ Deno.test({
       await t.step(
         "the store checks the Content-MD5 we send (a wrong one is refused)",
         async () => {
-          const strict = make({ retry: { attempts: 2, baseDelayMs: 1 } });
+          const strict = make({
+            checksum: "md5",
+            retry: { attempts: 2, baseDelayMs: 1 },
+          });
           await assert.rejects(
             strict.put("bad", enc.encode("data"), {
               checksums: { md5: new Uint8Array(16) },
@@ -234,6 +238,46 @@ Deno.test({
           );
           assert.equal(await strict.head("bad"), null);
           strict.close();
+        },
+      );
+
+      await t.step(
+        "the store checks the part's SHA-256 we sign as x-amz-content-sha256 (a wrong one is refused, on both HTTP stacks)",
+        async () => {
+          for (const http of ["node", "fetch"] as const) {
+            const strict = make({
+              http,
+              checksum: "signed-sha256",
+              retry: { attempts: 2, baseDelayMs: 1 },
+            });
+            const wrong = { sha256: new Uint8Array(32) };
+            const refused = (e: unknown) => {
+              assert.ok(e instanceof RemoteError);
+              assert.equal(e.code, "XAmzContentSHA256Mismatch");
+              return true;
+            };
+            await assert.rejects(
+              strict.put("bad", enc.encode("data"), { checksums: wrong }),
+              refused,
+            );
+            assert.equal(await strict.head("bad"), null);
+            const mp = await strict.createMultipartUpload("bad-mp");
+            await assert.rejects(
+              mp.uploadPart(1, randomBytes(5 * MiB), 0, wrong),
+              refused,
+            );
+            // The right hash (computed by the remote) goes through.
+            const data = randomBytes(5 * MiB + 1);
+            const r1 = await mp.uploadPart(1, data.subarray(0, 5 * MiB), 0);
+            const r2 = await mp.uploadPart(2, data.subarray(5 * MiB), 5 * MiB);
+            await mp.complete([r1, r2]);
+            const back = new Uint8Array(
+              await new Response(await strict.get("bad-mp")).arrayBuffer(),
+            );
+            assert.deepEqual(back, data);
+            await strict.delete(["bad-mp"]);
+            strict.close();
+          }
         },
       );
 

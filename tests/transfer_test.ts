@@ -498,10 +498,11 @@ Deno.test({
       });
 
       await t.step(
-        "SHA-256 part checksums and the all-fetch HTTP stack round-trip too",
+        "Content-MD5 and x-amz-checksum-sha256 part checksums and the all-fetch HTTP stack round-trip too",
         async () => {
           for (
             const extra of [
+              { checksum: "md5" as const },
               { checksum: "sha256" as const },
               { http: "fetch" as const },
             ]

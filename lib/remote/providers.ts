@@ -11,6 +11,9 @@ import type { RemoteLimits } from "./remote.ts";
 /** S3-compatible providers with a preset. `custom` covers MinIO, Ceph and the rest. */
 export type Provider = "aws" | "r2" | "b2" | "custom";
 
+/** How parts carry the checksum the server verifies (see {@linkcode ProviderPreset.checksum}). */
+export type PartChecksum = "sha256" | "md5" | "signed-sha256";
+
 /** What a provider preset fixes. */
 export interface ProviderPreset {
   /** The provider this preset is for. */
@@ -20,11 +23,14 @@ export interface ProviderPreset {
   /** Upload limits and defaults. */
   limits: RemoteLimits;
   /**
-   * Per-part checksum the server verifies: `sha256` (x-amz-checksum-sha256)
-   * or `md5` (Content-MD5, which every S3 implementation checks; Ceph 16 does
-   * not know the newer checksum headers).
+   * Per-part checksum the server verifies: `sha256` (x-amz-checksum-sha256),
+   * `md5` (Content-MD5, which every S3 implementation checks) or
+   * `signed-sha256` (the part's SHA-256 as the SigV4-signed
+   * x-amz-content-sha256, which every SigV4 server checks the body against;
+   * Ceph 16 does not know the newer checksum headers, and SHA-256 costs less
+   * CPU than MD5).
    */
-  checksum: "sha256" | "md5";
+  checksum: PartChecksum;
   /** True for AWS itself: the SDK's default checksum behaviour is safe there. */
   isAws: boolean;
   /** Default region when none is configured. */
@@ -89,7 +95,7 @@ const _presets: Record<Provider, ProviderPreset> = {
     provider: "custom",
     title: "S3-compatible endpoint",
     limits: { ..._base },
-    checksum: "md5",
+    checksum: "signed-sha256",
     isAws: false,
     defaultRegion: "us-east-1",
     forcePathStyle: true,

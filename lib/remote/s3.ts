@@ -2,7 +2,8 @@
  * An S3 bucket (AWS, Cloudflare R2, Backblaze B2, MinIO, Ceph, ...) as a
  * {@linkcode Remote}, on `@aws-sdk/client-s3` loaded on first use. Every
  * request goes through our retry policy (the SDK's own retries are off), and
- * every part carries a checksum the server verifies.
+ * every part carries a checksum the server verifies: Content-MD5,
+ * x-amz-checksum-sha256, or its SHA-256 as the signed x-amz-content-sha256.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { loadS3Sdk, type S3Sdk } from "./_sdk.ts";
 import {
   b2Endpoint,
+  type PartChecksum,
   type Provider,
   type ProviderPreset,
   providerPreset,
@@ -77,8 +79,8 @@ export interface S3RemoteOptions {
   concurrency?: number;
   /** Largest object before a stream continues in `.seqn1`, ... (preset default when absent). */
   maxObjectSize?: number;
-  /** Part checksum override (`md5` is accepted everywhere). */
-  checksum?: "md5" | "sha256";
+  /** Part checksum override (`md5` is accepted everywhere; see {@linkcode PartChecksum}). */
+  checksum?: PartChecksum;
   /** Retry policy of every request. */
   retry?: RetryOptions;
   /** Socket inactivity timeout in ms (default 60,000); a stalled request is retried. */
@@ -137,6 +139,8 @@ class _S3Remote implements Remote {
   readonly kind = "s3" as const;
   readonly limits: RemoteLimits;
   readonly partChecksum: "md5" | "sha256";
+  /** How the part checksum travels. */
+  readonly #checksum: PartChecksum;
   readonly #o: S3RemoteOptions;
   readonly #preset: ProviderPreset;
   readonly #prefix: string;
@@ -151,7 +155,8 @@ class _S3Remote implements Remote {
     this.id = o.id;
     this.#o = o;
     this.#preset = providerPreset(o.provider);
-    this.partChecksum = o.checksum ?? this.#preset.checksum;
+    this.#checksum = o.checksum ?? this.#preset.checksum;
+    this.partChecksum = this.#checksum === "md5" ? "md5" : "sha256";
     this.#prefix = o.prefix ?? "";
     this.#retry = retryPolicy(o.retry);
     this.#where = `s3://${o.bucket}/${this.#prefix}`;
@@ -234,11 +239,17 @@ class _S3Remote implements Remote {
           body?: unknown;
         };
         const h = req?.headers;
-        // Over plain http the signer would hash every part on the main
-        // thread. Our parts carry a signed Content-MD5 or x-amz-checksum-
-        // sha256 that the store verifies, so the payload itself need not be
-        // signed (the SDK already does this over https).
-        if (
+        const signed = req.body instanceof Uint8Array
+          ? _payloadSha256.get(req.body)
+          : undefined;
+        // The signer uses a given x-amz-content-sha256 instead of hashing
+        // the body on the main thread: either the part's SHA-256 computed
+        // off it (signed, and the store checks the body against it), or,
+        // when a signed Content-MD5 or x-amz-checksum-sha256 is checked
+        // instead, UNSIGNED-PAYLOAD.
+        if (h && signed) {
+          h["x-amz-content-sha256"] = signed;
+        } else if (
           h && req.body instanceof Uint8Array &&
           (h["content-md5"] ?? h["Content-MD5"] ??
               h["x-amz-checksum-sha256"]) !== undefined
@@ -399,7 +410,12 @@ class _S3Remote implements Remote {
     data: Uint8Array,
     given?: Checksums,
   ): { ContentMD5?: string; ChecksumSHA256?: string; md5?: string } {
-    if (this.partChecksum === "sha256") {
+    if (this.#checksum === "signed-sha256") {
+      const d = given?.sha256 ?? createHash("sha256").update(data).digest();
+      _payloadSha256.set(data, Buffer.from(d).toString("hex"));
+      return {};
+    }
+    if (this.#checksum === "sha256") {
       const d = given?.sha256 ??
         createHash("sha256").update(data).digest();
       return { ChecksumSHA256: Buffer.from(d).toString("base64") };
@@ -450,7 +466,7 @@ class _S3Remote implements Remote {
   ): Promise<MultipartUpload> {
     const bucket = this.#o.bucket;
     const fullKey = this.#k(key);
-    const sha = this.partChecksum === "sha256";
+    const sha = this.#checksum === "sha256";
     let retriedCreate = false;
     const created = await this.#retried(
       `start multipart upload of ${key}`,
@@ -678,6 +694,9 @@ class _S3Remote implements Remote {
     this.#ctx?.then((c) => c.client.destroy(), () => {});
   }
 }
+
+/** Bodies to send with their SHA-256 (hex) as the signed x-amz-content-sha256. */
+const _payloadSha256 = new WeakMap<Uint8Array, string>();
 
 function _unquote(etag: string | undefined): string | undefined {
   return etag?.replace(/^"|"$/g, "");

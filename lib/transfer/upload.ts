@@ -22,9 +22,12 @@
  *   stream continues in the next `.seqn` object.
  * - A stream longer than the largest object continues in further objects,
  *   `.seqn1`, `.seqn2`, ... (derived from the `.seqn0` key given).
- * - Integrity: every part carries the checksum the store verifies; completed
- *   objects are checked (size, ETag or composite checksum); the SHA-256 of the
- *   whole stream goes into a manifest written after every object completed.
+ * - Integrity: every part carries a checksum the store verifies (computed in
+ *   a worker: Content-MD5, x-amz-checksum-sha256 on AWS, or on other S3
+ *   endpoints the part's SHA-256 as the signed x-amz-content-sha256, which
+ *   costs less CPU than MD5); completed objects are checked (size, ETag or
+ *   composite checksum); the SHA-256 of the whole stream goes into a manifest
+ *   written after every object completed.
  * - If the producer fails (its stream errors) or the store keeps failing,
  *   everything is undone: open multipart uploads are aborted and objects
  *   already completed by this upload are deleted, so no object is left that
