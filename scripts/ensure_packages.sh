@@ -2,15 +2,19 @@
 # Installs the Debian/Ubuntu packages snap2s3's tests and demo use, when run as
 # root; otherwise prints the exact command to run and carries on (root-only
 # tests then skip and say why).
-# Usage: ensure_packages.sh [test|demo]
+# Usage: ensure_packages.sh [test|demo|bench]
 set -euo pipefail
 what="${1:-test}"
 declare -A pkg_of=(
   [btrfs]=btrfs-progs [mkfs.btrfs]=btrfs-progs [findmnt]=util-linux [losetup]=mount [ps]=procps
   [zstd]=zstd [age]=age [age-keygen]=age [gpg]=gnupg [curl]=curl
 )
-if [ "$what" = test ]; then
+if [ "$what" = test ] || [ "$what" = bench ]; then
   pkg_of+=([radosgw]=radosgw [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [ceph]=ceph-common [radosgw-admin]=radosgw)
+fi
+if [ "$what" = bench ]; then
+  # The transfer benchmark's peers, and GNU time for their peak RSS.
+  pkg_of+=([aws]=awscli [rclone]=rclone [/usr/bin/time]=time)
 fi
 missing=()
 for cmd in "${!pkg_of[@]}"; do
