@@ -127,7 +127,11 @@ export async function update(
   const out = options.output ?? memoryOutput();
   const remotes = new RemoteSet(config.remotes);
   try {
-    for (const id of config.remotes.map((r) => r.id)) {
+    // Only the remotes some source uploads to: an unused one is never contacted.
+    const used = new Set(
+      config.sources.flatMap((s) => s.upload.map((u) => u.remote)),
+    );
+    for (const id of used) {
       const listing = await remotes.listing(id);
       for (const w of listing.warnings) out.error(`warning: ${id}: ${w}`);
       for (const inc of listing.incomplete) {
