@@ -5,6 +5,8 @@
  * @module
  */
 
+import { formatSize } from "../plan/preview.ts";
+
 /** Where command output goes. */
 export interface Output {
   /** True when stdout is a terminal. */
@@ -27,20 +29,6 @@ export interface Output {
 }
 
 const _enc = new TextEncoder();
-
-/** Human-readable bytes: `1.5 GiB`. */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0
-    ? `${n} B`
-    : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
-}
 
 /** The process's output: stdout/stderr, terminal-aware. */
 export function consoleOutput(options: { interactive?: boolean } = {}): Output {
@@ -71,9 +59,9 @@ export function consoleOutput(options: { interactive?: boolean } = {}): Output {
       if (total && rate > 0 && total > bytes) {
         left = `, ${Math.ceil((total - bytes) / rate)} s left`;
       }
-      const line = `${label}: ${formatBytes(bytes)}${
-        total ? ` of ${formatBytes(total)}` : ""
-      } at ${formatBytes(rate)}/s${left}`;
+      const line = `${label}: ${formatSize(bytes)}${
+        total ? ` of ${formatSize(total)}` : ""
+      } at ${formatSize(rate)}/s${left}`;
       Deno.stdout.writeSync(_enc.encode(`\r\x1b[K${line.slice(0, 200)}`));
       drawn = true;
     },

@@ -12,7 +12,7 @@ import {
 } from "../config/schema.ts";
 import { formatIsoSeconds } from "../policy/zone.ts";
 import type { BackupInfo } from "../types.ts";
-import { formatBytes } from "../cli/log.ts";
+import { formatSize } from "../plan/preview.ts";
 import { RemoteSet } from "./_remotes.ts";
 
 /** One backup as listed. */
@@ -149,7 +149,7 @@ export function renderBackupListing(listing: BackupListing): string {
         ? `diff from ${ctimeOf.get(b.parent) ?? `missing parent ${b.parent}`}`
         : "full";
       const extra = [
-        b.size === null ? "size ?" : formatBytes(b.size),
+        b.size === null ? "size ?" : formatSize(b.size),
         b.storageClass ?? "",
         b.suffixes.length ? b.suffixes.map((x) => "." + x).join("") : "",
         b.keys.length > 1 ? `${b.keys.length} objects` : "",
@@ -163,7 +163,7 @@ export function renderBackupListing(listing: BackupListing): string {
   }
   lines.push(
     `${listing.remote}: ${count} backup(s), ${full} full, ${
-      formatBytes(bytes)
+      formatSize(bytes)
     } in all`,
   );
   if (listing.incomplete.length) {

@@ -18,7 +18,8 @@ import { pipeThrough } from "../pipe/pipeline.ts";
 import { downloadStream } from "../transfer/download.ts";
 import type { BackupInfo, SubvolumeInfo } from "../types.ts";
 import type { PipeStage } from "../config/schema.ts";
-import { formatBytes, memoryOutput, type Output } from "../cli/log.ts";
+import { memoryOutput, type Output } from "../cli/log.ts";
+import { formatSize } from "../plan/preview.ts";
 import { RemoteSet } from "./_remotes.ts";
 
 /** Options of {@linkcode restore}. */
@@ -186,7 +187,7 @@ export async function restore(
       present.add(b.uuid);
       result.received.push(info);
       out.log(
-        `received ${info.path} (${formatBytes(dl.size)}${
+        `received ${info.path} (${formatSize(dl.size)}${
           dl.verified ? ", sha256 verified" : ""
         })`,
       );

@@ -20,7 +20,7 @@ import {
   send,
   syncFilesystem,
 } from "../btrfs/driver.ts";
-import { encodeKey, parseKey } from "../keys.ts";
+import { encodeKey } from "../keys.ts";
 import { forwardArgvs, keySuffixes } from "../pipe/stages.ts";
 import { pipeThrough } from "../pipe/pipeline.ts";
 import {
@@ -36,7 +36,8 @@ import { snapshotName } from "../snapshot_names.ts";
 import { deleteBackup } from "../transfer/manifest.ts";
 import { uploadStream } from "../transfer/upload.ts";
 import type { SnapshotRef } from "../types.ts";
-import { formatBytes, memoryOutput, type Output } from "../cli/log.ts";
+import { memoryOutput, type Output } from "../cli/log.ts";
+import { formatSize } from "../plan/preview.ts";
 import { RemoteSet } from "./_remotes.ts";
 
 /** Options of {@linkcode update}. */
@@ -235,7 +236,7 @@ function _world(
       out.endProgress();
       out.log(
         `uploaded ${
-          formatBytes(result.size)
+          formatSize(result.size)
         } in ${result.objects.length} object(s), sha256 ${result.sha256}`,
       );
     },
@@ -257,10 +258,10 @@ function _world(
       );
     },
     rekey(upload, snapshot, source) {
-      const parsed = parseKey(upload.key);
-      const suffixes = parsed.ok
-        ? parsed.key.suffixes
-        : keySuffixes(uploadConfig(source.path, upload.remoteId).pipe);
+      // The pending key's suffixes are the config's: the planner made them from it.
+      const suffixes = keySuffixes(
+        uploadConfig(source.path, upload.remoteId).pipe,
+      );
       return encodeKey({
         name: source.name,
         ctime: snapshot.ctime,

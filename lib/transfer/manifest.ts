@@ -9,12 +9,13 @@
  * @module
  */
 
+import { MANIFEST_PREFIX } from "../keys.ts";
 import type { Remote } from "../remote/remote.ts";
 import { NotFoundError } from "../remote/remote.ts";
 import { type RetryOptions, retryPolicy, withRetry } from "./retry.ts";
 
 /** Folder (key prefix) of manifests, relative to the remote's prefix. */
-export const MANIFEST_PREFIX = "snap2s3-manifests/";
+export { MANIFEST_PREFIX };
 
 /** What a manifest records. */
 export interface Manifest {
