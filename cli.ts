@@ -5,8 +5,8 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { consoleOutput } from "./lib/cli/log.ts";
-import { permissionHint } from "./lib/permission_hint.ts";
+import { consoleOutput } from "./lib/app/output.ts";
+import { permissionHint } from "./lib/app/permission_hint.ts";
 
 const _USAGE =
   `snap2s3: btrfs snapshots, backed up to S3 as a tree of full and differential sends
@@ -44,7 +44,9 @@ export async function main(args: string[]): Promise<number> {
       case "list-backups":
         return await _listBackups(rest);
       case "simulate": {
-        const { simulateCommand } = await import("./lib/commands/simulate.ts");
+        const { simulateCommand } = await import(
+          "./lib/app/commands/simulate.ts"
+        );
         return await simulateCommand(rest);
       }
       case undefined:
@@ -114,8 +116,8 @@ async function _update(args: string[]): Promise<number> {
     force: { type: "boolean", default: false },
   }, ["config"]);
   const out = consoleOutput();
-  const { loadConfig } = await import("./lib/config/load.ts");
-  const { update } = await import("./lib/commands/update.ts");
+  const { loadConfig } = await import("./lib/app/config/load.ts");
+  const { update } = await import("./lib/app/commands/update.ts");
   const config = await loadConfig(positionals[0]);
   const interactive = Deno.stdin.isTerminal();
   const result = await update(config, {
@@ -143,8 +145,8 @@ async function _restore(args: string[]): Promise<number> {
     "pipe-through": { type: "string", multiple: true },
   }, ["config", "dest", "remote", "uuid?"]);
   const out = consoleOutput();
-  const { loadConfig } = await import("./lib/config/load.ts");
-  const { restore } = await import("./lib/commands/restore.ts");
+  const { loadConfig } = await import("./lib/app/config/load.ts");
+  const { restore } = await import("./lib/app/commands/restore.ts");
   const config = await loadConfig(positionals[0]);
   const pipe = values["pipe-through"] as string[] | undefined;
   const result = await restore(config, {
@@ -169,9 +171,9 @@ async function _listBackups(args: string[]): Promise<number> {
     json: { type: "boolean", default: false },
   }, ["config", "remote"]);
   const out = consoleOutput();
-  const { loadConfig } = await import("./lib/config/load.ts");
+  const { loadConfig } = await import("./lib/app/config/load.ts");
   const { listBackups, renderBackupListing } = await import(
-    "./lib/commands/list_backups.ts"
+    "./lib/app/commands/list_backups.ts"
   );
   const listing = await listBackups(
     await loadConfig(positionals[0]),

@@ -35,31 +35,34 @@ export {
   r2,
   s3,
   zstd,
-} from "./lib/config/define.ts";
-export { ConfigError, validateConfig } from "./lib/config/schema.ts";
-export type * from "./lib/config/types.ts";
-export type { ConfigProblem } from "./lib/config/schema.ts";
-export { loadConfig } from "./lib/config/load.ts";
-export { parseBtrfs2s3Yaml } from "./lib/config/yaml.ts";
+} from "./lib/app/config/define.ts";
+export { ConfigError, validateConfig } from "./lib/app/config/schema.ts";
+export type * from "./lib/core/config_types.ts";
+export type { ConfigProblem } from "./lib/app/config/schema.ts";
+export { loadConfig } from "./lib/app/config/load.ts";
+export { parseBtrfs2s3Yaml } from "./lib/app/config/yaml.ts";
 
 // Operations.
-export { update } from "./lib/commands/update.ts";
-export type { UpdateOptions, UpdateResult } from "./lib/commands/update.ts";
-export type { ExecuteReport } from "./lib/plan/executor.ts";
-export { restore } from "./lib/commands/restore.ts";
-export type { RestoreOptions, RestoreResult } from "./lib/commands/restore.ts";
-export { listBackups } from "./lib/commands/list_backups.ts";
+export { update } from "./lib/app/commands/update.ts";
+export type { UpdateOptions, UpdateResult } from "./lib/app/commands/update.ts";
+export type { ExecuteReport } from "./lib/core/plan/executor.ts";
+export { restore } from "./lib/app/commands/restore.ts";
+export type {
+  RestoreOptions,
+  RestoreResult,
+} from "./lib/app/commands/restore.ts";
+export { listBackups } from "./lib/app/commands/list_backups.ts";
 export type {
   BackupListing,
   ListedBackup,
-} from "./lib/commands/list_backups.ts";
-export type { Output } from "./lib/cli/log.ts";
+} from "./lib/app/commands/list_backups.ts";
+export type { Output } from "./lib/app/output.ts";
 
 // Policy and planning, for what-if tools.
-export { parsePolicy, PolicySyntaxError } from "./lib/policy/grammar.ts";
-export type { Policy, Unit } from "./lib/policy/grammar.ts";
-export { plan } from "./lib/plan/planner.ts";
-export { planToJson, renderPlan } from "./lib/plan/preview.ts";
+export { parsePolicy, PolicySyntaxError } from "./lib/core/policy/grammar.ts";
+export type { Policy, Unit } from "./lib/core/policy/grammar.ts";
+export { plan } from "./lib/core/plan/planner.ts";
+export { planToJson, renderPlan } from "./lib/core/plan/preview.ts";
 export type {
   BackupFlag,
   BackupVerdict,
@@ -71,11 +74,15 @@ export type {
   SourceInventory,
   SourcePlan,
   Upload,
-} from "./lib/plan/plan.ts";
-export type { RenderOptions } from "./lib/plan/preview.ts";
-export { encodeKey, parseKey } from "./lib/keys.ts";
-export type { BackupKey, ParsedKey } from "./lib/keys.ts";
+} from "./lib/core/plan/plan.ts";
+export type { RenderOptions } from "./lib/core/plan/preview.ts";
+export { encodeKey, parseKey } from "./lib/core/keys.ts";
+export type { BackupKey, ParsedKey } from "./lib/core/keys.ts";
 
 // Domain types.
-export { ZERO_UUID } from "./lib/types.ts";
-export type { BackupInfo, SnapshotRef, SubvolumeInfo } from "./lib/types.ts";
+export { ZERO_UUID } from "./lib/core/types.ts";
+export type {
+  BackupInfo,
+  SnapshotRef,
+  SubvolumeInfo,
+} from "./lib/core/types.ts";

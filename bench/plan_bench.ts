@@ -1,9 +1,9 @@
 // Planning 100,000 snapshots and 100,000 backups (target: under 1 s per plan).
 // Run: deno bench bench/plan_bench.ts
-import { plan } from "../lib/plan/planner.ts";
-import type { PlanInput } from "../lib/plan/plan.ts";
-import type { BackupInfo, SnapshotRef } from "../lib/types.ts";
-import { encodeKey } from "../lib/keys.ts";
+import { plan } from "../lib/core/plan/planner.ts";
+import type { PlanInput } from "../lib/core/plan/plan.ts";
+import type { BackupInfo, SnapshotRef } from "../lib/core/types.ts";
+import { encodeKey } from "../lib/core/keys.ts";
 
 const N = 100_000;
 const SOURCE = "ffffffff-0000-4000-8000-000000000000";

@@ -14,8 +14,8 @@ import { parseArgs } from "node:util";
 import { type BtrfsFixture, createBtrfs } from "../tests/fixtures/btrfs.ts";
 import { dirname } from "node:path";
 import { run } from "../tests/fixtures/process.ts";
-import { send } from "../lib/btrfs/send.ts";
-import { createSnapshot } from "../lib/btrfs/snapshots.ts";
+import { send } from "../lib/drivers/btrfs/send.ts";
+import { createSnapshot } from "../lib/drivers/btrfs/snapshots.ts";
 
 interface Setup {
   snapshot: string;

@@ -18,9 +18,9 @@
 
 import { parseArgs } from "node:util";
 import { startS3Server } from "../tests/fixtures/s3_server.ts";
-import { s3Remote } from "../lib/remote/s3.ts";
-import { uploadStream } from "../lib/transfer/upload.ts";
-import { downloadStream } from "../lib/transfer/download.ts";
+import { s3Remote } from "../lib/drivers/remote/s3.ts";
+import { uploadStream } from "../lib/drivers/transfer/upload.ts";
+import { downloadStream } from "../lib/drivers/transfer/download.ts";
 
 const MiB = 1024 * 1024;
 const self = new URL(import.meta.url).pathname;

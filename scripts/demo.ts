@@ -16,8 +16,8 @@ import {
   update,
   zstd,
 } from "../mod.ts";
-import { renderBackupListing } from "../lib/commands/list_backups.ts";
-import { consoleOutput } from "../lib/cli/log.ts";
+import { renderBackupListing } from "../lib/app/commands/list_backups.ts";
+import { consoleOutput } from "../lib/app/output.ts";
 import { createBtrfs } from "../tests/fixtures/btrfs.ts";
 import { run } from "../tests/fixtures/process.ts";
 import { randomBytes, treeSums } from "../tests/fixtures/data.ts";

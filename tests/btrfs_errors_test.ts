@@ -13,7 +13,8 @@ async function driverWith(
 ): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
-    const driver = new URL("../lib/btrfs/driver.ts", import.meta.url).href;
+    const driver =
+      new URL("../lib/drivers/btrfs/driver.ts", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/script.ts`,
       `import * as d from ${JSON.stringify(driver)};\n` +

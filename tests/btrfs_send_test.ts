@@ -3,17 +3,20 @@ import { join } from "node:path";
 import { withBtrfs } from "./fixtures/btrfs.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { run } from "./fixtures/process.ts";
-import { BtrfsError } from "../lib/btrfs/errors.ts";
-import { receive } from "../lib/btrfs/receive.ts";
+import { BtrfsError } from "../lib/drivers/btrfs/errors.ts";
+import { receive } from "../lib/drivers/btrfs/receive.ts";
 import {
   assertSendOptionsSupported,
   send,
   type SendCapabilities,
   sendCapabilities,
-} from "../lib/btrfs/send.ts";
-import { parseSendStreamHead } from "../lib/btrfs/send_stream.ts";
-import { createSnapshot, syncFilesystem } from "../lib/btrfs/snapshots.ts";
-import { getSubvolumeInfo } from "../lib/btrfs/subvolume.ts";
+} from "../lib/drivers/btrfs/send.ts";
+import { parseSendStreamHead } from "../lib/drivers/btrfs/send_stream.ts";
+import {
+  createSnapshot,
+  syncFilesystem,
+} from "../lib/drivers/btrfs/snapshots.ts";
+import { getSubvolumeInfo } from "../lib/drivers/btrfs/subvolume.ts";
 
 /** Every entry under `dir`: files by SHA-256 and mode, symlinks by target, directories by mode. */
 async function tree(dir: string): Promise<Record<string, string>> {

@@ -3,15 +3,15 @@ import { dirname } from "node:path";
 import { withBtrfs } from "./fixtures/btrfs.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { run } from "./fixtures/process.ts";
-import { BtrfsError } from "../lib/btrfs/errors.ts";
-import { getSubvolumeInfo } from "../lib/btrfs/subvolume.ts";
+import { BtrfsError } from "../lib/drivers/btrfs/errors.ts";
+import { getSubvolumeInfo } from "../lib/drivers/btrfs/subvolume.ts";
 import {
   createSnapshot,
   destroySnapshot,
   listSnapshots,
   renameSnapshot,
   syncFilesystem,
-} from "../lib/btrfs/snapshots.ts";
+} from "../lib/drivers/btrfs/snapshots.ts";
 
 async function subvolumeList(mountPoint: string): Promise<string[]> {
   const out = (await run(["btrfs", "subvolume", "list", "-o", mountPoint]))
@@ -280,7 +280,8 @@ async function runAsNobody(
     await Deno.chmod(dir, 0o755);
     await Deno.mkdir(`${dir}/deno`);
     await run(["chown", "65534:65534", `${dir}/deno`]);
-    const driver = new URL("../lib/btrfs/snapshots.ts", import.meta.url).href;
+    const driver =
+      new URL("../lib/drivers/btrfs/snapshots.ts", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/script.ts`,
       `import * as d from ${JSON.stringify(driver)};\n${code}\n`,

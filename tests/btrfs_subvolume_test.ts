@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { withBtrfs } from "./fixtures/btrfs.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { run } from "./fixtures/process.ts";
-import { BtrfsError } from "../lib/btrfs/errors.ts";
+import { BtrfsError } from "../lib/drivers/btrfs/errors.ts";
 import {
   assertSameFilesystem,
   getSubvolumeInfo,
   isSubvolume,
   parseSubvolInfo,
-} from "../lib/btrfs/subvolume.ts";
-import { syncFilesystem } from "../lib/btrfs/snapshots.ts";
+} from "../lib/drivers/btrfs/subvolume.ts";
+import { syncFilesystem } from "../lib/drivers/btrfs/snapshots.ts";
 
 /** Fields of `btrfs subvolume show`, keyed by their label. */
 async function show(path: string): Promise<Record<string, string>> {

@@ -12,14 +12,14 @@ import {
   r2,
   s3,
   zstd,
-} from "../lib/config/define.ts";
-import { loadConfig } from "../lib/config/load.ts";
+} from "../lib/app/config/define.ts";
+import { loadConfig } from "../lib/app/config/load.ts";
 import {
   type Config,
   ConfigError,
   type ConfigInput,
   validateConfig,
-} from "../lib/config/schema.ts";
+} from "../lib/app/config/schema.ts";
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`./fixtures/configs/${name}`, import.meta.url));

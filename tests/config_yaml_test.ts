@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../lib/config/load.ts";
-import { ConfigError } from "../lib/config/schema.ts";
-import { parseBtrfs2s3Yaml } from "../lib/config/yaml.ts";
-import { keySuffixes, stageInverseArgv } from "../lib/pipe/stages.ts";
+import { loadConfig } from "../lib/app/config/load.ts";
+import { ConfigError } from "../lib/app/config/schema.ts";
+import { parseBtrfs2s3Yaml } from "../lib/app/config/yaml.ts";
+import { keySuffixes, stageInverseArgv } from "../lib/drivers/pipe/stages.ts";
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`./fixtures/configs/${name}`, import.meta.url));

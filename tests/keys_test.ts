@@ -6,8 +6,8 @@ import {
   MANIFEST_PREFIX,
   normalizeUuid,
   parseKey,
-} from "../lib/keys.ts";
-import { newSnapshotName, snapshotName } from "../lib/snapshot_names.ts";
+} from "../lib/core/keys.ts";
+import { newSnapshotName, snapshotName } from "../lib/core/snapshot_names.ts";
 
 const U = "11111111-2222-4333-8444-555555555555";
 const P = "66666666-7777-4888-9999-aaaaaaaaaaaa";

@@ -3,7 +3,7 @@ import {
   checkPrograms,
   PipelineError,
   pipeThrough,
-} from "../lib/pipe/pipeline.ts";
+} from "../lib/drivers/pipe/pipeline.ts";
 import {
   forwardArgvs,
   inverseArgvs,
@@ -12,9 +12,9 @@ import {
   stageArgv,
   stageInverseArgv,
   stageSuffix,
-} from "../lib/pipe/stages.ts";
-import { validateConfig } from "../lib/config/schema.ts";
-import type { PipeStage } from "../lib/config/schema.ts";
+} from "../lib/drivers/pipe/stages.ts";
+import { validateConfig } from "../lib/app/config/schema.ts";
+import type { PipeStage } from "../lib/app/config/schema.ts";
 import { run } from "./fixtures/process.ts";
 
 const MiB = 1024 * 1024;

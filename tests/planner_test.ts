@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
-import { plan } from "../lib/plan/planner.ts";
+import { plan } from "../lib/core/plan/planner.ts";
 import {
   PENDING_UUID,
   type PlanInput,
   type RemoteInventory,
-} from "../lib/plan/plan.ts";
-import { applyPlanInMemory, isEmptyPlan } from "../lib/plan/simulate.ts";
-import { encodeKey, parseKey } from "../lib/keys.ts";
-import { PolicySyntaxError } from "../lib/policy/grammar.ts";
-import type { BackupInfo, SnapshotRef } from "../lib/types.ts";
+} from "../lib/core/plan/plan.ts";
+import { applyPlanInMemory } from "../lib/core/plan/simulate.ts";
+import { isEmptyPlan } from "../lib/core/plan/plan.ts";
+import { encodeKey, parseKey } from "../lib/core/keys.ts";
+import { PolicySyntaxError } from "../lib/core/policy/grammar.ts";
+import type { BackupInfo, SnapshotRef } from "../lib/core/types.ts";
 
 const SOURCE_UUID = "ffffffff-0000-4000-8000-000000000000";
 const uuid = (n: number): string =>

@@ -1,10 +1,11 @@
 // The worked examples 1-8 of POLICY.md, through the planner (9 and 10 are in simulate_test.ts).
 import assert from "node:assert/strict";
-import { plan } from "../lib/plan/planner.ts";
-import { applyPlanInMemory, isEmptyPlan } from "../lib/plan/simulate.ts";
-import type { Plan, PlanInput, SourcePlan } from "../lib/plan/plan.ts";
-import type { BackupInfo, SnapshotRef } from "../lib/types.ts";
-import { encodeKey } from "../lib/keys.ts";
+import { plan } from "../lib/core/plan/planner.ts";
+import { applyPlanInMemory } from "../lib/core/plan/simulate.ts";
+import { isEmptyPlan } from "../lib/core/plan/plan.ts";
+import type { Plan, PlanInput, SourcePlan } from "../lib/core/plan/plan.ts";
+import type { BackupInfo, SnapshotRef } from "../lib/core/types.ts";
+import { encodeKey } from "../lib/core/keys.ts";
 
 const SOURCE_UUID = "ffffffff-0000-4000-8000-000000000000";
 

@@ -4,7 +4,7 @@ import {
   parsePolicy,
   POLICY_FORM,
   PolicySyntaxError,
-} from "../lib/policy/grammar.ts";
+} from "../lib/core/policy/grammar.ts";
 
 Deno.test("a full policy parses into counts per unit, months and minutes apart", () => {
   const p = parsePolicy("1y 2q 3m 4w 5d 6h 7M 8s");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { IntervalCalendar } from "../lib/policy/intervals.ts";
-import { type Unit, UNITS } from "../lib/policy/grammar.ts";
-import { formatIsoSeconds } from "../lib/policy/zone.ts";
+import { IntervalCalendar } from "../lib/core/policy/intervals.ts";
+import { type Unit, UNITS } from "../lib/core/policy/grammar.ts";
+import { formatIsoSeconds } from "../lib/core/zone.ts";
 
 const ms = (iso: string): number =>
   Temporal.Instant.from(iso).epochMilliseconds;

@@ -1,10 +1,11 @@
 // Property tests of the planner over random policies, zones and schedules.
 // Every scenario is seeded: a failure message names its seed, and the same seed replays it.
 import assert from "node:assert/strict";
-import { plan } from "../lib/plan/planner.ts";
-import { applyPlanInMemory, isEmptyPlan } from "../lib/plan/simulate.ts";
-import type { Plan, PlanInput } from "../lib/plan/plan.ts";
-import { parsePolicy, UNITS } from "../lib/policy/grammar.ts";
+import { plan } from "../lib/core/plan/planner.ts";
+import { applyPlanInMemory } from "../lib/core/plan/simulate.ts";
+import { isEmptyPlan } from "../lib/core/plan/plan.ts";
+import type { Plan, PlanInput } from "../lib/core/plan/plan.ts";
+import { parsePolicy, UNITS } from "../lib/core/policy/grammar.ts";
 
 const ZONES = [
   "UTC",

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { plan } from "../lib/plan/planner.ts";
-import { formatSize, planToJson, renderPlan } from "../lib/plan/preview.ts";
-import type { PlanInput } from "../lib/plan/plan.ts";
-import type { BackupInfo, SnapshotRef } from "../lib/types.ts";
-import { encodeKey } from "../lib/keys.ts";
+import { plan } from "../lib/core/plan/planner.ts";
+import { planToJson, renderPlan } from "../lib/core/plan/preview.ts";
+import { formatSize } from "../lib/core/format.ts";
+import type { PlanInput } from "../lib/core/plan/plan.ts";
+import type { BackupInfo, SnapshotRef } from "../lib/core/types.ts";
+import { encodeKey } from "../lib/core/keys.ts";
 
 const SOURCE_UUID = "ffffffff-0000-4000-8000-000000000000";
 const uuid = (n: number): string =>

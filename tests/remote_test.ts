@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
-import { NotFoundError, type Remote } from "../lib/remote/remote.ts";
-import { localDirRemote, PARTIAL_DIR } from "../lib/remote/local_dir.ts";
-import { s3ClientOf, s3Remote } from "../lib/remote/s3.ts";
+import { NotFoundError, type Remote } from "../lib/drivers/remote/remote.ts";
+import {
+  localDirRemote,
+  PARTIAL_DIR,
+} from "../lib/drivers/remote/local_dir.ts";
+import { s3ClientOf, s3Remote } from "../lib/drivers/remote/s3.ts";
 import {
   b2Endpoint,
   providerPreset,
   r2Endpoint,
-} from "../lib/remote/providers.ts";
-import { RemoteError } from "../lib/transfer/retry.ts";
+} from "../lib/drivers/remote/providers.ts";
+import { RemoteError } from "../lib/drivers/remote/retry.ts";
 import { randomBytes } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { startS3Server } from "./fixtures/s3_server.ts";

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { restore, update } from "../mod.ts";
 import type { ConfigInput } from "../mod.ts";
-import { encodeKey } from "../lib/keys.ts";
-import { getSubvolumeInfo } from "../lib/btrfs/driver.ts";
+import { encodeKey } from "../lib/core/keys.ts";
+import { getSubvolumeInfo } from "../lib/drivers/btrfs/driver.ts";
 import { createBtrfs } from "./fixtures/btrfs.ts";
 import { randomBytes } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { simulateCommand } from "../lib/commands/simulate.ts";
-import { scheduleTicks, simulate } from "../lib/plan/simulate.ts";
+import { simulateCommand } from "../lib/app/commands/simulate.ts";
+import { scheduleTicks, simulate } from "../lib/core/plan/simulate.ts";
 
 interface SimJson {
   snapshots: string[];

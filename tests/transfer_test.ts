@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { Remote } from "../lib/remote/remote.ts";
-import { localDirRemote } from "../lib/remote/local_dir.ts";
-import { s3ClientOf, s3Remote } from "../lib/remote/s3.ts";
-import { providerPreset } from "../lib/remote/providers.ts";
+import type { Remote } from "../lib/drivers/remote/remote.ts";
+import { localDirRemote } from "../lib/drivers/remote/local_dir.ts";
+import { s3ClientOf, s3Remote } from "../lib/drivers/remote/s3.ts";
+import { providerPreset } from "../lib/drivers/remote/providers.ts";
 import {
   memoryBound,
   objectCapacity,
@@ -11,21 +11,24 @@ import {
   ProducerError,
   type UploadOptions,
   uploadStream,
-} from "../lib/transfer/upload.ts";
-import { downloadStream, IntegrityError } from "../lib/transfer/download.ts";
+} from "../lib/drivers/transfer/upload.ts";
+import {
+  downloadStream,
+  IntegrityError,
+} from "../lib/drivers/transfer/download.ts";
 import {
   deleteBackup,
   manifestKey,
   readManifest,
   seqnKey,
-} from "../lib/transfer/manifest.ts";
-import type { Progress } from "../lib/transfer/progress.ts";
+} from "../lib/drivers/transfer/manifest.ts";
+import type { Progress } from "../lib/drivers/transfer/progress.ts";
 import {
   classifyError,
   RemoteError,
   retryPolicy,
   withRetry,
-} from "../lib/transfer/retry.ts";
+} from "../lib/drivers/remote/retry.ts";
 import { randomBytes } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { type S3Server, startS3Server } from "./fixtures/s3_server.ts";

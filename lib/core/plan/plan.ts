@@ -1,0 +1,144 @@
+/**
+ * The Plan: what one `update` run will do, produced by the pure planner,
+ * rendered by the preview and carried out by the executor.
+ *
+ * @module
+ */
+
+import type { BackupInfo, SnapshotRef } from "../types.ts";
+import type { BackupFlag, KeepReason, Unit } from "../policy/vocabulary.ts";
+
+export type { BackupFlag, KeepReason, Unit };
+
+/** Placeholder uuid of the snapshot the run is about to create (`createSnapshot`). */
+export const PENDING_UUID = "pending";
+
+/** One remote of one source, as the planner sees it. */
+export interface RemoteInventory {
+  /** Remote id from the config. */
+  id: string;
+  /** Preservation policy string, e.g. `1y 3m 30d 24h`. */
+  preserve: string;
+  /** Suffixes new backup keys get from the pipe stages, e.g. `["zst", "age"]`. */
+  keySuffixes: string[];
+  /** Backups in this remote whose `.prnt` is the source's uuid. */
+  backups: BackupInfo[];
+}
+
+/** One source, as the planner sees it. */
+export interface SourceInventory {
+  /** Absolute path of the source subvolume. */
+  path: string;
+  /** Name used in snapshot names and keys: the source directory's base name. */
+  name: string;
+  /** The source subvolume's uuid. */
+  uuid: string;
+  /** The source's ctransid, read after a filesystem sync. */
+  ctransid: number;
+  /** The source's ctime, read after a filesystem sync. */
+  ctime: Temporal.Instant;
+  /** Absolute path of the snapshot directory. */
+  snapshotDir: string;
+  /** Read-only snapshots of the source found in the snapshot directory. */
+  snapshots: SnapshotRef[];
+  /** The remotes this source uploads to. */
+  remotes: RemoteInventory[];
+}
+
+/** Everything the planner needs. */
+export interface PlanInput {
+  /** IANA timezone all intervals are computed in. */
+  timeZone: string;
+  /** The instant to plan for; the policy's intervals end with the one containing it. */
+  now: Temporal.Instant;
+  /** Every configured source with its snapshots and remotes. */
+  sources: SourceInventory[];
+}
+
+/** Planner's verdict on one snapshot (existing or pending). */
+export interface SnapshotVerdict {
+  /** The snapshot. */
+  snapshot: SnapshotRef;
+  /** Whether any remote's policy keeps it. */
+  keep: boolean;
+  /** What keeps it (empty when not kept). */
+  reasons: KeepReason[];
+}
+
+/** Planner's verdict on one backup (existing, or planned as an upload). */
+export interface BackupVerdict {
+  /** The remote the backup is in. */
+  remoteId: string;
+  /** The existing backup, or null for a planned upload. */
+  backup: BackupInfo | null;
+  /** For a planned upload: the upload. */
+  upload: Upload | null;
+  /** Whether the policy keeps it. */
+  keep: boolean;
+  /** What keeps it (empty when not kept). */
+  reasons: KeepReason[];
+  /** Flags of a kept backup (set by the planner). */
+  flags?: BackupFlag[];
+}
+
+/** One planned backup. */
+export interface Upload {
+  /** Remote id to upload to. */
+  remoteId: string;
+  /** Snapshot to send (PENDING_UUID for the snapshot this run creates). */
+  snapshot: SnapshotRef;
+  /** Send parent snapshot (`btrfs send -p`), null for a full backup. May be PENDING_UUID never. */
+  parent: SnapshotRef | null;
+  /** Key of the first object (`.seqn0`); contains PENDING_UUID until the executor fills in the real uuid. */
+  key: string;
+  /** Why: "new", "replacing newer", "ancestor", ... */
+  reasons: KeepReason[];
+  /** True when this backup replaces a newer-ctransid backup of the same interval. */
+  replacingNewer: boolean;
+}
+
+/** What to do for one source. */
+export interface SourcePlan {
+  /** Absolute path of the source subvolume. */
+  path: string;
+  /** Name used in snapshot names and keys. */
+  name: string;
+  /** The source subvolume's uuid. */
+  uuid: string;
+  /** Absolute path of the snapshot directory. */
+  snapshotDir: string;
+  /** The snapshot to create first, or null. `path` is its final (renamed) path. */
+  createSnapshot: SnapshotRef | null;
+  /** Snapshots whose name is not `<name>.<ctime ISO>.<ctransid>`. */
+  renames: { uuid: string; from: string; to: string }[];
+  /** Parents before children. */
+  uploads: Upload[];
+  /** Snapshots to destroy. */
+  destroys: SnapshotRef[];
+  /** Backups to delete (all their objects). */
+  deletes: { remoteId: string; backup: BackupInfo }[];
+  /** Verdict for every snapshot (including the pending one), sorted by ctransid. */
+  snapshots: SnapshotVerdict[];
+  /** Verdict for every backup per remote (existing and planned), sorted by ctransid. */
+  backups: BackupVerdict[];
+  /** Broken chains, duplicate uuids, and the like: never fatal. */
+  warnings: string[];
+}
+
+/** The whole plan; deterministic and sorted for a given input. */
+export interface Plan {
+  /** IANA timezone the plan was made in. */
+  timeZone: string;
+  /** The instant the plan was made for. */
+  now: Temporal.Instant;
+  /** One plan per source, in config order. */
+  sources: SourcePlan[];
+}
+
+/** True when a plan has nothing to do. */
+export function isEmptyPlan(p: Plan): boolean {
+  return p.sources.every((s) =>
+    s.createSnapshot === null && s.renames.length === 0 &&
+    s.uploads.length === 0 && s.destroys.length === 0 && s.deletes.length === 0
+  );
+}

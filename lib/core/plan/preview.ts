@@ -1,0 +1,332 @@
+/**
+ * Preview of a Plan: what a user reads before saying yes. Text for a
+ * terminal (optionally coloured) and plain JSON.
+ *
+ * @module
+ */
+
+import { UNIT_ADJECTIVES } from "../policy/grammar.ts";
+import { Zone } from "../zone.ts";
+import { formatSize } from "../format.ts";
+
+import type {
+  BackupVerdict,
+  KeepReason,
+  Plan,
+  SourcePlan,
+  Upload,
+} from "./plan.ts";
+
+/** Options of {@link renderPlan}. */
+export interface RenderOptions {
+  /** ANSI colours (default false). */
+  color?: boolean;
+}
+
+const _ANSI = {
+  green: "\x1b[32m",
+  red: "\x1b[31m",
+  yellow: "\x1b[33m",
+  cyan: "\x1b[36m",
+  dim: "\x1b[2m",
+  bold: "\x1b[1m",
+  reset: "\x1b[0m",
+} as const;
+
+type _Style = Exclude<keyof typeof _ANSI, "reset">;
+
+/**
+ * Render a Plan for a terminal: per source, the snapshot to create, every
+ * snapshot with what keeps it ("2024 yearly", "2024-03-15 daily", "most
+ * recent", "not keeping"), the backup tree of each remote (full backups with
+ * their differential children indented, sizes, storage classes), the actions
+ * and the warnings.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { plan } from "./planner.ts";
+ * import { renderPlan } from "./preview.ts";
+ * const now = Temporal.Instant.from("2024-05-01T12:00:00Z");
+ * const text = renderPlan(plan({
+ *   timeZone: "UTC", now,
+ *   sources: [{
+ *     path: "/data/home", name: "home", uuid: "aaaaaaaa-0000-0000-0000-000000000001",
+ *     ctransid: 10, ctime: now, snapshotDir: "/data/snaps", snapshots: [],
+ *     remotes: [{ id: "s3", preserve: "1y", keySuffixes: [], backups: [] }],
+ *   }],
+ * }));
+ * assert.ok(text.includes("2024 yearly"));
+ * ```
+ */
+export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
+  const zone = Zone.get(plan.timeZone);
+  const c = (style: _Style, s: string): string =>
+    options.color ? `${_ANSI[style]}${s}${_ANSI.reset}` : s;
+  const iso = (t: Temporal.Instant): string =>
+    zone.formatIso(t.epochMilliseconds);
+  const lines: string[] = [];
+  lines.push(
+    c("bold", `Plan at ${iso(plan.now)} (${plan.timeZone})`),
+  );
+  for (const src of plan.sources) {
+    lines.push("", ..._renderSource(src, c, iso));
+  }
+  return lines.join("\n") + "\n";
+}
+
+function _renderSource(
+  src: SourcePlan,
+  c: (style: _Style, s: string) => string,
+  iso: (t: Temporal.Instant) => string,
+): string[] {
+  const lines: string[] = [];
+  const remotes = [...new Set(src.backups.map((b) => b.remoteId))];
+  const multi = remotes.length > 1;
+  lines.push(c("bold", `Source ${src.path} (${src.name})`));
+
+  lines.push(`  Snapshots in ${src.snapshotDir}:`);
+  if (src.snapshots.length === 0) lines.push(c("dim", "    (none)"));
+  const pendingUuid = src.createSnapshot?.uuid;
+  const nameWidth = Math.max(
+    0,
+    ...src.snapshots.map((v) => _basename(v.snapshot.path).length),
+  );
+  for (const v of src.snapshots) {
+    const isNew = src.createSnapshot !== null &&
+      v.snapshot.uuid === pendingUuid &&
+      v.snapshot.path === src.createSnapshot.path;
+    const status = isNew
+      ? c("green", "create ")
+      : v.keep
+      ? c("green", "keep   ")
+      : c("red", "destroy");
+    const why = v.keep
+      ? _describeReasons(v.reasons, multi) || "kept"
+      : "not keeping";
+    lines.push(
+      `    ${status} ${_basename(v.snapshot.path).padEnd(nameWidth)}  ${
+        c("dim", why)
+      }`,
+    );
+  }
+
+  for (const remoteId of remotes) {
+    const verdicts = src.backups.filter((b) => b.remoteId === remoteId);
+    const full = verdicts.filter((v) => v.keep && _parentUuid(v) === null)
+      .length;
+    const kept = verdicts.filter((v) => v.keep).length;
+    const uploads = verdicts.filter((v) => v.upload).length;
+    const doomed = verdicts.filter((v) => !v.keep);
+    const sizes = doomed.map((v) => v.backup?.size);
+    const freed = sizes.every((x) => x !== undefined) && doomed.length > 0
+      ? ` (${formatSize(sizes.reduce((a, b) => a! + b!, 0)!)})`
+      : "";
+    lines.push(
+      `  Backups in ${remoteId}: ${
+        kept - uploads
+      } kept, ${uploads} to upload, ${doomed.length} to delete${freed}; ${full} full after the run`,
+    );
+    lines.push(..._renderTree(verdicts, multi, c, iso));
+  }
+
+  lines.push("  Actions:");
+  const actions: string[] = [];
+  if (src.createSnapshot) {
+    actions.push(`create snapshot ${src.createSnapshot.path}`);
+  }
+  for (const r of src.renames) actions.push(`rename ${r.from} -> ${r.to}`);
+  for (const u of src.uploads) {
+    actions.push(
+      `upload  ${u.remoteId}: ${_basename(u.snapshot.path)} ${
+        _uploadKind(u, iso)
+      }${u.replacingNewer ? " (replacing newer)" : ""}`,
+    );
+  }
+  for (const s of src.destroys) actions.push(`destroy ${s.path}`);
+  for (const d of src.deletes) {
+    const more = d.backup.keys.length > 1
+      ? ` (+${d.backup.keys.length - 1} more objects)`
+      : "";
+    actions.push(`delete  ${d.remoteId}: ${d.backup.keys[0]}${more}`);
+  }
+  if (actions.length === 0) lines.push(c("dim", "    nothing to do"));
+  for (const a of actions) lines.push(`    ${a}`);
+
+  if (src.warnings.length > 0) {
+    lines.push("  Warnings:");
+    for (const w of src.warnings) lines.push(c("yellow", `    ! ${w}`));
+  }
+  return lines;
+}
+
+function _uploadKind(
+  u: Upload,
+  iso: (t: Temporal.Instant) => string,
+): string {
+  return u.parent === null
+    ? "full"
+    : `differential from ${iso(u.parent.ctime)}`;
+}
+
+function _parentUuid(v: BackupVerdict): string | null {
+  return v.backup ? v.backup.sendParentUuid : v.upload!.parent?.uuid ?? null;
+}
+
+function _uuid(v: BackupVerdict): string {
+  return v.backup ? v.backup.uuid : v.upload!.snapshot.uuid;
+}
+
+function _ctime(v: BackupVerdict): Temporal.Instant {
+  return v.backup ? v.backup.ctime : v.upload!.snapshot.ctime;
+}
+
+function _ctransid(v: BackupVerdict): number {
+  return v.backup ? v.backup.ctransid : v.upload!.snapshot.ctransid;
+}
+
+function _renderTree(
+  verdicts: BackupVerdict[],
+  multi: boolean,
+  c: (style: _Style, s: string) => string,
+  iso: (t: Temporal.Instant) => string,
+): string[] {
+  if (verdicts.length === 0) return [c("dim", "    (none)")];
+  const byUuid = new Map<string, BackupVerdict>();
+  for (const v of verdicts) if (!byUuid.has(_uuid(v))) byUuid.set(_uuid(v), v);
+  const children = new Map<string, BackupVerdict[]>();
+  const roots: { v: BackupVerdict; note: string }[] = [];
+  const order = (a: BackupVerdict, b: BackupVerdict): number =>
+    _ctransid(a) - _ctransid(b);
+  for (const v of verdicts) {
+    const p = _parentUuid(v);
+    if (p === null) roots.push({ v, note: "" });
+    else if (!byUuid.has(p)) roots.push({ v, note: " (parent missing)" });
+    else {
+      const list = children.get(p);
+      if (list === undefined) children.set(p, [v]);
+      else list.push(v);
+    }
+  }
+  const lines: string[] = [];
+  const seen = new Set<BackupVerdict>();
+  const walk = (v: BackupVerdict, depth: number, note: string): void => {
+    if (seen.has(v)) return;
+    seen.add(v);
+    lines.push(_renderBackup(v, depth, note, multi, c, iso));
+    // Only the first verdict of a uuid carries the children (duplicates are warned about).
+    if (byUuid.get(_uuid(v)) !== v) return;
+    for (const child of (children.get(_uuid(v)) ?? []).sort(order)) {
+      walk(child, depth + 1, "");
+    }
+  };
+  for (const r of roots.sort((a, b) => order(a.v, b.v))) walk(r.v, 0, r.note);
+  // Whatever is left hangs in a cycle of send parents: show it rather than hide it.
+  for (const v of verdicts) walk(v, 0, " (send-parent cycle)");
+  return lines;
+}
+
+function _renderBackup(
+  v: BackupVerdict,
+  depth: number,
+  note: string,
+  multi: boolean,
+  c: (style: _Style, s: string) => string,
+  iso: (t: Temporal.Instant) => string,
+): string {
+  const status = v.upload
+    ? c("green", "upload")
+    : v.keep
+    ? c("green", "keep  ")
+    : c("red", "delete");
+  const kind = _parentUuid(v) === null ? "full" : "diff";
+  const details: string[] = [kind];
+  if (v.backup) {
+    if (v.backup.size !== undefined) details.push(formatSize(v.backup.size));
+    if (v.backup.storageClass) details.push(v.backup.storageClass);
+    if (v.backup.keys.length > 1) {
+      details.push(`${v.backup.keys.length} objects`);
+    }
+  }
+  const flags = (v.flags ?? []).filter((f) => f !== "new").map((f) =>
+    f.replace(/-/g, " ")
+  );
+  let why = v.keep
+    ? _describeReasons(v.reasons, multi) || "kept"
+    : "not keeping";
+  const extra = flags.filter((f) => !why.includes(f));
+  if (extra.length > 0) why += ` (${extra.join(", ")})`;
+  return `    ${status} ${"  ".repeat(depth)}${iso(_ctime(v))}  ${
+    details.join(", ")
+  }${note}  ${c("dim", why)}`;
+}
+
+/** "2024 yearly, 2024-03-15 daily, most recent". */
+function _describeReasons(
+  reasons: readonly KeepReason[],
+  multi: boolean,
+): string {
+  const out: string[] = [];
+  for (const r of reasons) {
+    let s: string;
+    switch (r.kind) {
+      case "interval":
+        s = `${r.label} ${UNIT_ADJECTIVES[r.unit]}`;
+        break;
+      case "no-snapshot":
+        s = r.unit && r.label
+          ? `${r.label} ${UNIT_ADJECTIVES[r.unit]} (no snapshot)`
+          : "no snapshot";
+        break;
+      case "snapshot-is-newer":
+        s = r.unit && r.label
+          ? `${r.label} ${UNIT_ADJECTIVES[r.unit]} (snapshot is newer)`
+          : "snapshot is newer";
+        break;
+      case "most-recent":
+        s = "most recent";
+        break;
+      case "ancestor":
+        s = "ancestor";
+        break;
+    }
+    if (multi && r.remoteId) s += ` [${r.remoteId}]`;
+    if (!out.includes(s)) out.push(s);
+  }
+  return out.join(", ");
+}
+
+function _basename(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
+}
+
+/**
+ * The Plan as plain JSON-able data: Temporal instants become ISO-8601
+ * strings with seconds and the plan's zone offset.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { planToJson } from "./preview.ts";
+ * const j = planToJson({
+ *   timeZone: "UTC", now: Temporal.Instant.from("2024-05-01T12:00:00Z"), sources: [],
+ * }) as { now: string };
+ * assert.ok(j.now === "2024-05-01T12:00:00+00:00");
+ * ```
+ */
+export function planToJson(plan: Plan): unknown {
+  const zone = Zone.get(plan.timeZone);
+  const convert = (v: unknown): unknown => {
+    if (v instanceof Temporal.Instant) {
+      return zone.formatIso(v.epochMilliseconds);
+    }
+    if (Array.isArray(v)) return v.map(convert);
+    if (v !== null && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = convert(x);
+      return out;
+    }
+    return v;
+  };
+  return convert(plan);
+}
