@@ -36,7 +36,7 @@ export {
   s3,
   zstd,
 } from "./lib/app/config/define.ts";
-export { ConfigError, validateConfig } from "./lib/app/config/schema.ts";
+export { validateConfig } from "./lib/app/config/schema.ts";
 export type * from "./lib/core/config_types.ts";
 export type { ConfigProblem } from "./lib/app/config/schema.ts";
 export { loadConfig } from "./lib/app/config/load.ts";
@@ -59,7 +59,7 @@ export type {
 export type { Output } from "./lib/app/output.ts";
 
 // Policy and planning, for what-if tools.
-export { parsePolicy, PolicySyntaxError } from "./lib/core/policy/grammar.ts";
+export { parsePolicy } from "./lib/core/policy/grammar.ts";
 export type { Policy, Unit } from "./lib/core/policy/grammar.ts";
 export { plan } from "./lib/core/plan/planner.ts";
 export { planToJson, renderPlan } from "./lib/core/plan/preview.ts";
@@ -86,3 +86,33 @@ export type {
   SnapshotRef,
   SubvolumeInfo,
 } from "./lib/core/types.ts";
+
+// Errors a caller may meet, to branch on with `instanceof`.
+
+/**
+ * A config that fails validation (from {@linkcode loadConfig},
+ * {@linkcode validateConfig}, {@linkcode update}, ...): one line per problem,
+ * naming the field path; `problems` lists them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, validateConfig } from "./mod.ts";
+ * assert.throws(() => validateConfig({ timezone: "UTC" }), ConfigError);
+ * ```
+ */
+export { ConfigError } from "./lib/app/config/schema.ts";
+/** A preservation policy that does not follow the grammar ({@linkcode parsePolicy}); `token` is the offending part. */
+export { PolicySyntaxError } from "./lib/core/policy/grammar.ts";
+/** A btrfs operation that failed (not a subvolume, not root, btrfs-progs missing, ...); `code` says which. */
+export { BtrfsError } from "./lib/drivers/btrfs/errors.ts";
+export type { BtrfsErrorCode } from "./lib/drivers/btrfs/errors.ts";
+/** A remote that refused or kept failing after retries; `code`, `status` and `transient` describe the last fault. */
+export { RemoteError } from "./lib/drivers/remote/retry.ts";
+/** A restored backup whose bytes do not match its recorded SHA-256 (or size). */
+export { IntegrityError } from "./lib/drivers/transfer/download.ts";
+/** A pipe stage (zstd, age, ...) or `btrfs send`/`receive` that failed; `failures` names each stage. */
+export { PipelineError } from "./lib/drivers/pipe/pipeline.ts";
+export type { StageFailure } from "./lib/drivers/pipe/pipeline.ts";
+/** An upload whose input stream failed; the upload was undone, so no backup appears. */
+export { ProducerError } from "./lib/drivers/transfer/upload.ts";

@@ -6,6 +6,12 @@ import assert from "node:assert/strict";
 import { createBtrfs } from "./fixtures/btrfs.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { run } from "./fixtures/process.ts";
+import { main } from "../cli.ts";
+import { encodeKey } from "../mod.ts";
+import { COMMANDS } from "../lib/app/cli/commands_table.ts";
+import { HANDLERS } from "../lib/app/cli/handlers.ts";
+import { memoryOutput } from "../lib/app/output.ts";
+import denoJson from "../deno.json" with { type: "json" };
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const FLAGS = [
@@ -184,6 +190,31 @@ Deno.test({
         },
       );
       await t.step(
+        "an incomplete backup in the remote is warned about once",
+        async () => {
+          const key = encodeKey({
+            name: "data",
+            ctime: Temporal.Instant.from("2020-01-01T00:00:00Z"),
+            ctransid: 1,
+            uuid: crypto.randomUUID(),
+            sendParentUuid: null,
+            sourceUuid: crypto.randomUUID(),
+            seqn: 1,
+            suffixes: [],
+          }, "UTC");
+          await Deno.writeTextFile(`${remote}/${key}`, "half a backup");
+          try {
+            const r = await cli(["update", "--pretend", path]);
+            assert.equal(r.code, 0, r.stderr);
+            const warned = r.stderr.split("\n").filter((l) => l.includes(key));
+            assert.equal(warned.length, 1, r.stderr);
+            assert.match(warned[0], /^warning: usb: incomplete backup /);
+          } finally {
+            await Deno.remove(`${remote}/${key}`);
+          }
+        },
+      );
+      await t.step(
         "a missing permission gives a one-line hint naming the flag",
         async () => {
           const r = await cli(
@@ -207,4 +238,141 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** Runs the CLI in this process; stdout and stderr as text. */
+async function inProcess(args: string[]) {
+  const out = memoryOutput();
+  const code = await main(args, out);
+  return { code, stdout: out.stdout.join("\n"), stderr: out.stderr.join("\n") };
+}
+
+Deno.test("--version and version print the package version", async () => {
+  for (const args of [["--version"], ["version"]]) {
+    const r = await inProcess(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `snap2s3 ${denoJson.version}`);
+  }
+});
+
+Deno.test("every command has a handler or is answered by the parser", () => {
+  for (const c of COMMANDS) {
+    assert.ok(
+      c.name in HANDLERS || c.name === "help" || c.name === "version",
+      c.name,
+    );
+  }
+});
+
+Deno.test("<command> --help and help <command> list that command's flags and an example, exit 0", async () => {
+  for (const c of COMMANDS) {
+    const r = await inProcess([c.name, "--help"]);
+    assert.equal(r.code, 0, `${c.name}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: snap2s3 ${c.name}`));
+    for (const f of c.flags) assert.ok(r.stdout.includes(`--${f.name}`));
+    assert.match(r.stdout, /--help/);
+    assert.match(r.stdout, new RegExp(`examples?:\n  snap2s3 ${c.name}`));
+    assert.match(r.stdout, /exit codes:/);
+    const h = await inProcess(["help", c.name]);
+    assert.equal(h.code, 0);
+    assert.equal(h.stdout, r.stdout);
+  }
+  const global = await inProcess(["--help"]);
+  assert.equal(global.code, 0);
+  for (const c of COMMANDS) assert.ok(global.stdout.includes(c.name));
+});
+
+Deno.test("a misspelt command or flag gets a did-you-mean and exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["updat"], /unknown command "updat" \(did you mean update\?\)/],
+    [["lsit-backups"], /did you mean list-backups\?/],
+    [
+      ["update", "--forse", "p.ts"],
+      /unknown flag --forse \(did you mean --force\?\)/,
+    ],
+    [["restore", "--no-verfy"], /did you mean --no-verify\?/],
+    [["help", "simulat"], /did you mean simulate\?/],
+    [["--verison"], /did you mean --version\?/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await inProcess(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, message);
+    assert.equal(r.stdout, "");
+  }
+  const far = await inProcess(["frobnicate"]);
+  assert.equal(far.code, 2);
+  assert.doesNotMatch(far.stderr, /did you mean/);
+});
+
+Deno.test("bad arguments exit 2 with one plain line naming the fix", async () => {
+  const cases: [string[], RegExp][] = [
+    [["update", "--help=yes"], /--help takes no value/],
+    [["update", "--bogus", "p.ts"], /unknown flag --bogus/],
+    [
+      ["update", "a.ts", "b.ts"],
+      /unexpected argument "b.ts"; it takes <config>/,
+    ],
+    [["update"], /missing <config>/],
+    [["simulate", "--policy"], /--policy needs a value: --policy POLICY/],
+    [
+      ["simulate", "--json", "x"],
+      /unexpected argument "x"; it takes flags only/,
+    ],
+    [
+      ["restore", "c.ts", "d", "r", "--pipe-through"],
+      /--pipe-through needs a value/,
+    ],
+    [
+      ["list-backups", "c.ts", "r", "--json", "--json=1"],
+      /--json takes no value/,
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const r = await inProcess(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /see snap2s3 [a-z-]+ --help$/);
+    assert.doesNotMatch(r.stderr, /positional|ERR_PARSE|To specify/);
+  }
+});
+
+Deno.test("an unknown remote id is bad input: list-backups and restore exit 2, naming the ids", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/policy.ts`;
+    await Deno.mkdir(`${dir}/remote`);
+    await Deno.writeTextFile(
+      config,
+      `export default ${
+        JSON.stringify({
+          timezone: "UTC",
+          remotes: [{ kind: "local", id: "usb", path: `${dir}/remote` }],
+          sources: [{
+            kind: "btrfs",
+            path: `${dir}/data`,
+            snapshots: `${dir}/snaps`,
+            upload: [{ remote: "usb", preserve: "1d" }],
+          }],
+        })
+      };\n`,
+    );
+    for (
+      const args of [
+        ["list-backups", config, "aws"],
+        ["restore", config, `${dir}/dest`, "aws"],
+      ]
+    ) {
+      const r = await inProcess(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /unknown remote "aws"; the config defines: usb/);
+    }
+    const close = await inProcess(["list-backups", config, "ub"]);
+    assert.equal(close.code, 2);
+    assert.match(close.stderr, /did you mean usb\?/);
+    assert.deepEqual(await entries(`${dir}/remote`), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { simulateCommand } from "../lib/app/commands/simulate.ts";
+import { main } from "../cli.ts";
+import { memoryOutput } from "../lib/app/output.ts";
 import { scheduleTicks, simulate } from "../lib/core/plan/simulate.ts";
 
 interface SimJson {
@@ -10,10 +11,10 @@ interface SimJson {
 async function run(
   args: string[],
 ): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await simulateCommand(args, (s) => out += s, (s) => err += s);
-  return { code, out, err };
+  const output = memoryOutput();
+  const code = await main(["simulate", ...args], output);
+  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join("");
+  return { code, out: text(output.stdout), err: text(output.stderr) };
 }
 
 async function runJson(args: string[]): Promise<SimJson> {

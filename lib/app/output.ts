@@ -69,15 +69,31 @@ export function consoleOutput(options: { interactive?: boolean } = {}): Output {
   };
 }
 
-/** Output collected in memory (tests, library callers that want the lines). */
-export function memoryOutput(): Output & { lines: string[] } {
+/**
+ * Output collected in memory (tests, library callers that want the lines):
+ * `lines` holds everything in order; `stdout` what `print` and `log` wrote,
+ * `stderr` what `error` wrote.
+ */
+export function memoryOutput(): Output & {
+  lines: string[];
+  stdout: string[];
+  stderr: string[];
+} {
   const lines: string[] = [];
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const to = (stream: string[]) => (l: string) => {
+    lines.push(l);
+    stream.push(l);
+  };
   return {
     interactive: false,
     lines,
-    print: (l) => lines.push(l),
-    log: (l) => lines.push(l),
-    error: (l) => lines.push(l),
+    stdout,
+    stderr,
+    print: to(stdout),
+    log: to(stdout),
+    error: to(stderr),
     progress: () => {},
     endProgress: () => {},
   };

@@ -1,0 +1,87 @@
+/**
+ * Usage texts, made from the command table: the global one (`snap2s3
+ * --help`) and one per command (`snap2s3 <command> --help`).
+ *
+ * @module
+ */
+
+import {
+  COMMANDS,
+  type CommandSpec,
+  EXIT_CODES,
+  type FlagSpec,
+  HELP_FLAG,
+} from "./commands_table.ts";
+
+/** `snap2s3 restore <config> <dest> <remote> [uuid] [--no-verify] ...`. */
+export function synopsis(command: CommandSpec): string {
+  const parts = [`snap2s3 ${command.name}`];
+  for (const p of command.positionals) {
+    parts.push(p.optional ? `[${p.name}]` : `<${p.name}>`);
+  }
+  for (const f of command.flags) {
+    const shown = _flagName(f);
+    if (f.required) parts.push(shown);
+    else if (f.kind === "strings") parts.push(`[${shown}]...`);
+    else parts.push(`[${shown}]`);
+  }
+  return parts.join(" ");
+}
+
+/** The text of `snap2s3 --help`. */
+export function globalUsage(): string {
+  const lines = [
+    "snap2s3: btrfs snapshots, backed up to S3 as a tree of full and differential sends",
+    "",
+    "usage:",
+    ...COMMANDS.map((c) => `  ${synopsis(c)}`),
+    "",
+    "commands:",
+    ..._columns(COMMANDS.map((c) => [c.name, c.summary])),
+    "",
+    "<config> is a TypeScript policy file (export default defineConfig({...})) or",
+    "a btrfs2s3 YAML config. snap2s3 <command> --help shows a command's flags.",
+    "",
+    "exit codes:",
+    ..._columns(EXIT_CODES),
+  ];
+  return lines.join("\n");
+}
+
+/** The text of `snap2s3 <command> --help`: arguments, flags, examples, exit codes. */
+export function commandUsage(command: CommandSpec): string {
+  const lines = [`usage: ${synopsis(command)}`, "", command.summary];
+  if (command.positionals.length) {
+    lines.push(
+      "",
+      "arguments:",
+      ..._columns(command.positionals.map((p) => [`<${p.name}>`, p.help])),
+    );
+  }
+  lines.push(
+    "",
+    "flags:",
+    ..._columns(
+      [...command.flags, HELP_FLAG].map((f) => [
+        (f.short ? `-${f.short}, ` : "") + _flagName(f),
+        f.help + (f.required ? " (required)" : ""),
+      ]),
+    ),
+    "",
+    command.examples.length > 1 ? "examples:" : "example:",
+    ...command.examples.map((e) => `  snap2s3 ${e}`),
+    "",
+    "exit codes:",
+    ..._columns(EXIT_CODES),
+  );
+  return lines.join("\n");
+}
+
+function _flagName(f: FlagSpec): string {
+  return f.kind === "boolean" ? `--${f.name}` : `--${f.name} ${f.value}`;
+}
+
+function _columns(rows: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...rows.map(([a]) => a.length));
+  return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}`);
+}

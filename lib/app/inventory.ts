@@ -1,0 +1,76 @@
+/**
+ * The planner's input read from the world: each source's subvolume and
+ * snapshots from btrfs, each remote's backups from its listing.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import type { Config } from "./config/schema.ts";
+import {
+  getSubvolumeInfo,
+  listSnapshots,
+  syncFilesystem,
+} from "../drivers/btrfs/driver.ts";
+import { keySuffixes } from "../drivers/pipe/stages.ts";
+import type { SourceInventory } from "../core/plan/plan.ts";
+import type { SnapshotRef } from "../core/types.ts";
+import type { RemoteSet } from "./remotes.ts";
+
+/**
+ * Reads every source and the remotes it uploads to into the planner's input.
+ *
+ * @param config A validated config.
+ * @param remotes The config's remotes (each listed at most once).
+ * @returns One inventory per source, in config order.
+ */
+export async function inventory(
+  config: Config,
+  remotes: RemoteSet,
+): Promise<SourceInventory[]> {
+  const sources: SourceInventory[] = [];
+  for (const src of config.sources) {
+    // btrfs bumps ctransid only at commit (every 30 s by default): sync first so a write just made is seen.
+    await syncFilesystem(src.path);
+    const info = await getSubvolumeInfo(src.path);
+    let snapshots: SnapshotRef[] = [];
+    if (await _isDirectory(src.snapshots)) {
+      snapshots = (await listSnapshots(info, src.snapshots)).map((s) => ({
+        uuid: s.uuid,
+        ctransid: s.ctransid,
+        ctime: s.ctime,
+        path: s.path,
+      }));
+    }
+    const inv: SourceInventory = {
+      path: info.path,
+      name: basename(info.path),
+      uuid: info.uuid,
+      ctransid: info.ctransid,
+      ctime: info.ctime,
+      snapshotDir: src.snapshots,
+      snapshots,
+      remotes: [],
+    };
+    for (const up of src.upload) {
+      const listing = await remotes.listing(up.remote);
+      inv.remotes.push({
+        id: up.remote,
+        preserve: up.preserve,
+        keySuffixes: keySuffixes(up.pipe),
+        backups: listing.backups.filter((b) => b.sourceUuid === info.uuid),
+      });
+    }
+    sources.push(inv);
+  }
+  return sources;
+}
+
+async function _isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
