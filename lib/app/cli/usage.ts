@@ -11,14 +11,13 @@ import {
   EXIT_CODES,
   type FlagSpec,
   HELP_FLAG,
+  type PositionalSpec,
 } from "./commands_table.ts";
 
 /** `snap2s3 restore <config> <dest> <remote> [uuid] [--no-verify] ...`. */
 export function synopsis(command: CommandSpec): string {
   const parts = [`snap2s3 ${command.name}`];
-  for (const p of command.positionals) {
-    parts.push(p.optional ? `[${p.name}]` : `<${p.name}>`);
-  }
+  for (const p of command.positionals) parts.push(_positional(p));
   for (const f of command.flags) {
     const shown = _flagName(f);
     if (f.required) parts.push(shown);
@@ -55,7 +54,7 @@ export function commandUsage(command: CommandSpec): string {
     lines.push(
       "",
       "arguments:",
-      ..._columns(command.positionals.map((p) => [`<${p.name}>`, p.help])),
+      ..._columns(command.positionals.map((p) => [_positional(p), p.help])),
     );
   }
   lines.push(
@@ -75,6 +74,10 @@ export function commandUsage(command: CommandSpec): string {
     ..._columns(EXIT_CODES),
   );
   return lines.join("\n");
+}
+
+function _positional(p: PositionalSpec): string {
+  return p.optional ? `[${p.name}]` : `<${p.name}>`;
 }
 
 function _flagName(f: FlagSpec): string {
