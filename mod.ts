@@ -36,9 +36,10 @@ export {
   s3,
   zstd,
 } from "./lib/app/config/define.ts";
-export { ConfigError, validateConfig } from "./lib/app/config/schema.ts";
+export { ConfigError } from "./lib/app/config/error.ts";
+export { validateConfig } from "./lib/app/config/validate.ts";
 export type * from "./lib/core/config_types.ts";
-export type { ConfigProblem } from "./lib/app/config/schema.ts";
+export type { ConfigProblem } from "./lib/app/config/error.ts";
 export { loadConfig } from "./lib/app/config/load.ts";
 export { parseBtrfs2s3Yaml } from "./lib/app/config/yaml.ts";
 

@@ -6,11 +6,8 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import {
-  type Config,
-  type ConfigInput,
-  validateConfig,
-} from "../config/schema.ts";
+import type { Config, ConfigInput } from "../../core/config_types.ts";
+import { validateConfig } from "../config/validate.ts";
 import {
   createSnapshot,
   destroySnapshot,
