@@ -65,7 +65,7 @@ async function _exitCode(e: unknown, out: Output): Promise<number> {
     return 2;
   }
   // Loaded already when the config was: it is where a ConfigError comes from.
-  const { ConfigError } = await import("./lib/app/config/schema.ts");
+  const { ConfigError } = await import("./lib/app/config/error.ts");
   if (e instanceof ConfigError) {
     out.error(`snap2s3: ${e.message}`);
     return 2;

@@ -36,9 +36,9 @@ export {
   s3,
   zstd,
 } from "./lib/app/config/define.ts";
-export { validateConfig } from "./lib/app/config/schema.ts";
+export { validateConfig } from "./lib/app/config/validate.ts";
 export type * from "./lib/core/config_types.ts";
-export type { ConfigProblem } from "./lib/app/config/schema.ts";
+export type { ConfigProblem } from "./lib/app/config/error.ts";
 export { loadConfig } from "./lib/app/config/load.ts";
 export { parseBtrfs2s3Yaml } from "./lib/app/config/yaml.ts";
 
@@ -101,7 +101,7 @@ export type {
  * assert.throws(() => validateConfig({ timezone: "UTC" }), ConfigError);
  * ```
  */
-export { ConfigError } from "./lib/app/config/schema.ts";
+export { ConfigError } from "./lib/app/config/error.ts";
 /** A preservation policy that does not follow the grammar ({@linkcode parsePolicy}); `token` is the offending part. */
 export { PolicySyntaxError } from "./lib/core/policy/grammar.ts";
 /** A btrfs operation that failed (not a subvolume, not root, btrfs-progs missing, ...); `code` says which. */

@@ -14,12 +14,9 @@ import {
   zstd,
 } from "../lib/app/config/define.ts";
 import { loadConfig } from "../lib/app/config/load.ts";
-import {
-  type Config,
-  ConfigError,
-  type ConfigInput,
-  validateConfig,
-} from "../lib/app/config/schema.ts";
+import type { Config, ConfigInput } from "../lib/core/config_types.ts";
+import { ConfigError } from "../lib/app/config/error.ts";
+import { validateConfig } from "../lib/app/config/validate.ts";
 
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`./fixtures/configs/${name}`, import.meta.url));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../lib/app/config/load.ts";
-import { ConfigError } from "../lib/app/config/schema.ts";
+import { ConfigError } from "../lib/app/config/error.ts";
 import { parseBtrfs2s3Yaml } from "../lib/app/config/yaml.ts";
 import { keySuffixes, stageInverseArgv } from "../lib/drivers/pipe/stages.ts";
 

@@ -13,8 +13,8 @@ import {
   stageInverseArgv,
   stageSuffix,
 } from "../lib/drivers/pipe/stages.ts";
-import { validateConfig } from "../lib/app/config/schema.ts";
-import type { PipeStage } from "../lib/app/config/schema.ts";
+import { validateConfig } from "../lib/app/config/validate.ts";
+import type { PipeStage } from "../lib/core/config_types.ts";
 import { run } from "./fixtures/process.ts";
 
 const MiB = 1024 * 1024;

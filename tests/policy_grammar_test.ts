@@ -94,3 +94,16 @@ Deno.test("error messages say what is wrong in words", () => {
   assert.match(message("-1y"), /negative/);
   assert.match(message("1y1m"), /separate them with spaces/);
 });
+
+Deno.test("a policy syntax error is a SyntaxError with its own name and token", () => {
+  assert.throws(
+    () => parsePolicy("1m 1y"),
+    (e: unknown) => {
+      assert.ok(e instanceof SyntaxError);
+      assert.ok(e instanceof PolicySyntaxError);
+      assert.equal(e.name, "PolicySyntaxError");
+      assert.equal(e.token, "1y");
+      return true;
+    },
+  );
+});

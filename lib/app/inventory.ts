@@ -6,7 +6,7 @@
  */
 
 import { basename } from "node:path";
-import type { Config } from "./config/schema.ts";
+import type { Config } from "../core/config_types.ts";
 import {
   getSubvolumeInfo,
   listSnapshots,

@@ -1,8 +1,12 @@
 /**
  * Turns Deno's permission errors into a one-line hint naming the flag.
+ * Whether an error is one is decided by the drivers' detector, so the CLI
+ * and the drivers agree.
  *
  * @module
  */
+
+import { isDenoPermissionError } from "../drivers/btrfs/errors.ts";
 
 const _flagOf: Record<string, string> = {
   read: "--allow-read",
@@ -24,7 +28,7 @@ const _flagOf: Record<string, string> = {
 export function permissionHint(error: unknown): string | null {
   // A driver may have wrapped the permission error in one that already names the flag.
   for (let e = error; e instanceof Error; e = e.cause) {
-    if (_isPermission(e)) {
+    if (isDenoPermissionError(e)) {
       if (e !== error && (error as Error).message.includes("--allow-")) {
         return (error as Error).message;
       }
@@ -32,12 +36,6 @@ export function permissionHint(error: unknown): string | null {
     }
   }
   return null;
-}
-
-function _isPermission(error: Error): boolean {
-  return error instanceof Deno.errors.NotCapable ||
-    error instanceof Deno.errors.PermissionDenied &&
-      /Requires \w+ access/.test(error.message);
 }
 
 function _hint(error: Error): string {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Remote as RemoteConfig } from "./config/schema.ts";
+import type { Remote as RemoteConfig } from "../core/config_types.ts";
 import { groupListing, type ListingGroups } from "../core/keys.ts";
 import { localDirRemote } from "../drivers/remote/local_dir.ts";
 import type { Remote } from "../drivers/remote/remote.ts";

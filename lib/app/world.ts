@@ -7,7 +7,7 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import type { Config } from "./config/schema.ts";
+import type { Config } from "../core/config_types.ts";
 import {
   createSnapshot,
   destroySnapshot,

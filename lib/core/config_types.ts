@@ -1,6 +1,6 @@
 /**
  * The config types, written out so they read well in the docs. They are not
- * a second source of truth: lib/config/schema.ts asserts at compile time that
+ * a second source of truth: lib/app/config/types_match.ts asserts at compile time that
  * each one is identical to the type zod infers from the schema, so a change
  * to either without the other fails `deno check`.
  *

@@ -52,6 +52,9 @@ const _CODES = [
 ] as const;
 type _Code = typeof _CODES[number];
 
+/** The metadata codes a key's dot-parts start with; a name or pipe suffix must not start a dot-part with one. */
+export const METADATA_CODES: readonly string[] = _CODES;
+
 /**
  * Encode a backup key as btrfs2s3 does (metadata in its order, then the pipe
  * suffixes), `.ctim` in the given time zone.

@@ -37,6 +37,42 @@ export interface WallFields {
   isoWeekday: number;
 }
 
+/**
+ * What is wrong with a time zone name, or null for a usable IANA zone. The
+ * one check of time zone names: config validation, the simulate flag and
+ * {@linkcode Zone.get} all use it. A UTC offset such as `+02:00` is refused:
+ * Temporal would accept it, but it has no DST, so policy intervals would
+ * drift from local midnight twice a year.
+ *
+ * @param timeZone The name to check.
+ * @returns One sentence naming the problem and the fix, or null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { timeZoneProblem } from "./zone.ts";
+ * assert.equal(timeZoneProblem("Europe/Berlin"), null);
+ * assert.match(timeZoneProblem("Mars/Olympus")!, /^unknown time zone "Mars\/Olympus"/);
+ * assert.match(timeZoneProblem("+02:00")!, /is a UTC offset/);
+ * ```
+ */
+export function timeZoneProblem(timeZone: string): string | null {
+  const fix =
+    `use an IANA zone name such as "Europe/Berlin", "America/Los_Angeles" or "UTC"`;
+  if (timeZone === "") return `must not be empty; ${fix}`;
+  if (/^[+-]/.test(timeZone)) {
+    return `${
+      JSON.stringify(timeZone)
+    } is a UTC offset, not an IANA zone; ${fix}`;
+  }
+  try {
+    Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(timeZone);
+  } catch {
+    return `unknown time zone ${JSON.stringify(timeZone)}; ${fix}`;
+  }
+  return null;
+}
+
 /** Cached offsets and day starts of one IANA time zone. */
 export class Zone {
   /** The IANA identifier. */
@@ -53,20 +89,13 @@ export class Zone {
 
   /**
    * The shared Zone for an IANA name.
-   * @throws {RangeError} naming the zone when Temporal does not know it.
+   * @throws {RangeError} with the message of {@linkcode timeZoneProblem} for a name that is not an IANA zone.
    */
   static get(timeZone: string): Zone {
     let zone = Zone.#cache.get(timeZone);
     if (zone === undefined) {
-      try {
-        Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(timeZone);
-      } catch {
-        throw new RangeError(
-          `unknown time zone ${
-            JSON.stringify(timeZone)
-          }: use an IANA name such as "America/Los_Angeles", "Europe/Berlin" or "UTC"`,
-        );
-      }
+      const problem = timeZoneProblem(timeZone);
+      if (problem !== null) throw new RangeError(problem);
       zone = new Zone(timeZone);
       Zone.#cache.set(timeZone, zone);
     }

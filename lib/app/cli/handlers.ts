@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Config } from "../config/schema.ts";
+import type { Config } from "../../core/config_types.ts";
 import { closest } from "../../core/spelling.ts";
 import type { Output } from "../output.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";

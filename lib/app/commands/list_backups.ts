@@ -5,11 +5,8 @@
  * @module
  */
 
-import {
-  type Config,
-  type ConfigInput,
-  validateConfig,
-} from "../config/schema.ts";
+import type { Config, ConfigInput } from "../../core/config_types.ts";
+import { validateConfig } from "../config/validate.ts";
 import { formatIsoSeconds } from "../../core/zone.ts";
 import type { BackupInfo } from "../../core/types.ts";
 import { formatSize } from "../../core/format.ts";

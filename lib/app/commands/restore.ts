@@ -7,17 +7,14 @@
  */
 
 import { basename, join } from "node:path";
-import {
-  type Config,
-  type ConfigInput,
-  validateConfig,
-} from "../config/schema.ts";
+import type { Config, ConfigInput } from "../../core/config_types.ts";
+import { validateConfig } from "../config/validate.ts";
 import { getSubvolumeInfo, receive } from "../../drivers/btrfs/driver.ts";
 import { inverseFromSuffixes } from "../../drivers/pipe/stages.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
 import type { BackupInfo, SubvolumeInfo } from "../../core/types.ts";
-import type { PipeStage } from "../config/schema.ts";
+import type { PipeStage } from "../../core/config_types.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { formatSize } from "../../core/format.ts";
 import { RemoteSet } from "../remotes.ts";

@@ -5,11 +5,8 @@
  * @module
  */
 
-import {
-  type Config,
-  type ConfigInput,
-  validateConfig,
-} from "../config/schema.ts";
+import type { Config, ConfigInput } from "../../core/config_types.ts";
+import { validateConfig } from "../config/validate.ts";
 import { executePlan, type ExecuteReport } from "../../core/plan/executor.ts";
 import { isEmptyPlan, type Plan } from "../../core/plan/plan.ts";
 import { plan as makePlan } from "../../core/plan/planner.ts";

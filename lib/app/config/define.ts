@@ -19,26 +19,7 @@ import type {
   S3RemoteInput,
   ZstdStageInput,
 } from "../../core/config_types.ts";
-
-export type {
-  AgeStageInput,
-  B2RemoteInput,
-  BtrfsSourceInput,
-  CmdStageInput,
-  GpgStageInput,
-  GzipStageInput,
-  LocalRemoteInput,
-  R2RemoteInput,
-  S3RemoteInput,
-  ZstdStageInput,
-} from "../../core/config_types.ts";
-
-/** Copies `obj` without its undefined fields, so helper output equals hand-written data. */
-function _compact<T extends object>(obj: T): T {
-  return Object.fromEntries(
-    Object.entries(obj).filter(([, v]) => v !== undefined),
-  ) as T;
-}
+import { compact } from "./_compact.ts";
 
 /**
  * Declares a config. It returns its argument unchanged; its value is the type
@@ -89,7 +70,7 @@ export function defineConfig(config: ConfigInput): ConfigInput {
 export function btrfs(
   source: Omit<BtrfsSourceInput, "kind">,
 ): BtrfsSourceInput {
-  return _compact({ kind: "btrfs", ...source });
+  return compact({ kind: "btrfs", ...source });
 }
 
 /**
@@ -115,7 +96,7 @@ export function btrfs(
  * ```
  */
 export function s3(remote: Omit<S3RemoteInput, "kind">): S3RemoteInput {
-  return _compact({ kind: "s3", ...remote });
+  return compact({ kind: "s3", ...remote });
 }
 
 /**
@@ -138,7 +119,7 @@ export function s3(remote: Omit<S3RemoteInput, "kind">): S3RemoteInput {
  * ```
  */
 export function r2(remote: Omit<R2RemoteInput, "kind">): R2RemoteInput {
-  return _compact({ kind: "r2", ...remote });
+  return compact({ kind: "r2", ...remote });
 }
 
 /**
@@ -157,7 +138,7 @@ export function r2(remote: Omit<R2RemoteInput, "kind">): R2RemoteInput {
  * ```
  */
 export function b2(remote: Omit<B2RemoteInput, "kind">): B2RemoteInput {
-  return _compact({ kind: "b2", ...remote });
+  return compact({ kind: "b2", ...remote });
 }
 
 /**
@@ -178,7 +159,7 @@ export function b2(remote: Omit<B2RemoteInput, "kind">): B2RemoteInput {
 export function localDir(
   remote: Omit<LocalRemoteInput, "kind">,
 ): LocalRemoteInput {
-  return _compact({ kind: "local", ...remote });
+  return compact({ kind: "local", ...remote });
 }
 
 /**
@@ -196,7 +177,7 @@ export function localDir(
  * ```
  */
 export function zstd(options: { level?: number } = {}): ZstdStageInput {
-  return _compact({ kind: "zstd", level: options.level });
+  return compact({ kind: "zstd", level: options.level });
 }
 
 /**
@@ -214,7 +195,7 @@ export function zstd(options: { level?: number } = {}): ZstdStageInput {
  * ```
  */
 export function gzip(options: { level?: number } = {}): GzipStageInput {
-  return _compact({ kind: "gzip", level: options.level });
+  return compact({ kind: "gzip", level: options.level });
 }
 
 /**
@@ -238,7 +219,7 @@ export function gzip(options: { level?: number } = {}): GzipStageInput {
 export function age(
   options: { recipients: string[]; identityFile?: string },
 ): AgeStageInput {
-  return _compact({
+  return compact({
     kind: "age",
     recipients: options.recipients,
     identityFile: options.identityFile,
@@ -285,7 +266,7 @@ export function cmd(
   argv: string[],
   options: { inverse?: string[]; suffix?: string } = {},
 ): CmdStageInput {
-  return _compact({
+  return compact({
     kind: "cmd",
     argv,
     inverse: options.inverse,

@@ -7,7 +7,9 @@
 
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Config, ConfigError, validateConfig } from "./schema.ts";
+import type { Config } from "../../core/config_types.ts";
+import { ConfigError } from "./error.ts";
+import { validateConfig } from "./validate.ts";
 import { loadYamlConfig } from "./yaml.ts";
 
 const _MODULE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];

@@ -14,15 +14,12 @@ import {
   YAML11_SCHEMA,
 } from "js-yaml";
 import { resolve } from "node:path";
-import { z } from "zod";
-import {
-  type Config,
-  ConfigError,
-  type ConfigProblem,
-  issuesToProblems,
-  strictConfigObject,
-  validateConfig,
-} from "./schema.ts";
+import type { Config } from "../../core/config_types.ts";
+import { compact } from "./_compact.ts";
+import { z } from "./_zod.ts";
+import { ConfigError, type ConfigProblem } from "./error.ts";
+import { issuesToProblems, strictConfigObject } from "./issues.ts";
+import { validateConfig } from "./validate.ts";
 
 // PyYAML (btrfs2s3's loader) reads YAML 1.1 booleans as yes/no, true/false,
 // on/off in three casings, but not y/n: `id: y` stays a string.
@@ -100,13 +97,6 @@ const _configYaml = strictConfigObject({
 
 type _ConfigYaml = z.output<typeof _configYaml>;
 
-/** Copies `obj` without its undefined fields, so the result equals hand-written data. */
-function _compact<T extends object>(obj: T): T {
-  return Object.fromEntries(
-    Object.entries(obj).filter(([, v]) => v !== undefined),
-  ) as T;
-}
-
 /** The snap2s3 config the YAML means; not yet validated. */
 function _toInput(y: _ConfigYaml): unknown {
   return {
@@ -116,7 +106,7 @@ function _toInput(y: _ConfigYaml): unknown {
       path: s.path,
       snapshots: s.snapshots,
       upload: s.upload_to_remotes.map((u) =>
-        _compact({
+        compact({
           remote: u.id,
           preserve: u.preserve,
           // btrfs2s3 adds no key suffix for pipe_through; plain cmd stages keep that.
@@ -126,7 +116,7 @@ function _toInput(y: _ConfigYaml): unknown {
     })),
     remotes: y.remotes.map((r) => {
       const ep: Partial<z.output<typeof _endpointYaml>> = r.s3.endpoint ?? {};
-      return _compact({
+      return compact({
         kind: "s3" as const,
         id: r.id,
         bucket: r.s3.bucket,

@@ -38,8 +38,12 @@ export interface Policy {
   readonly units: readonly Unit[];
 }
 
-/** A policy string that does not follow the grammar. */
-export class PolicySyntaxError extends Error {
+/**
+ * A policy string that does not follow the grammar. A `SyntaxError`, as
+ * `JSON.parse` throws for bad JSON; the message quotes the policy and the
+ * accepted form.
+ */
+export class PolicySyntaxError extends SyntaxError {
   /** The offending token (may be empty for a stray space). */
   readonly token: string;
   /** An error about `token` of `policy`, saying `problem`. */
