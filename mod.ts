@@ -66,7 +66,10 @@ export { planToJson, renderPlan } from "./lib/core/plan/preview.ts";
 export type {
   BackupFlag,
   BackupVerdict,
+  BackupVerdictCommon,
+  ExistingBackupVerdict,
   KeepReason,
+  NewBackupVerdict,
   Plan,
   PlanInput,
   RemoteInventory,

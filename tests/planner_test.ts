@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { plan } from "../lib/core/plan/planner.ts";
 import {
+  type NewBackupVerdict,
   PENDING_UUID,
   type PlanInput,
   type RemoteInventory,
+  type SourcePlan,
+  verdictFacts,
 } from "../lib/core/plan/plan.ts";
 import { applyPlanInMemory } from "../lib/core/plan/simulate.ts";
 import { isEmptyPlan } from "../lib/core/plan/plan.ts";
@@ -341,7 +344,7 @@ Deno.test("the plan is deterministic: shuffled inventories give the same plan", 
   const sp = plan(a).sources[0];
   const ct = sp.destroys.map((s) => s.ctransid);
   assert.deepEqual(ct, [...ct].sort((x, y) => x - y));
-  const bv = sp.backups.map((v) => (v.backup ?? v.upload!.snapshot).ctransid);
+  const bv = sp.backups.map((v) => verdictFacts(v).ctransid);
   assert.deepEqual(bv, [...bv].sort((x, y) => x - y));
 });
 
@@ -387,7 +390,7 @@ Deno.test("the reasons say which interval, most recent and ancestor; flags say n
       backups: [backup("2024-05-02T03:00:00Z", 12, null)],
     }],
   })).sources[0];
-  const up10 = sp.backups.find((v) => v.upload?.snapshot.ctransid === 10)!;
+  const up10 = newVerdict(sp, 10);
   assert.deepEqual(up10.flags, ["new", "replacing-newer"]);
   assert.deepEqual(up10.reasons, [{
     kind: "interval",
@@ -395,11 +398,11 @@ Deno.test("the reasons say which interval, most recent and ancestor; flags say n
     label: "2024-05-02",
     remoteId: "s3",
   }]);
-  assert.equal(up10.upload!.replacingNewer, true);
-  const up11 = sp.backups.find((v) => v.upload?.snapshot.ctransid === 11)!;
+  assert.equal(up10.upload.replacingNewer, true);
+  const up11 = newVerdict(sp, 11);
   assert.deepEqual(up11.reasons, [{ kind: "most-recent", remoteId: "s3" }]);
   assert.deepEqual(up11.flags, ["new"]);
-  assert.equal(up11.upload!.parent?.ctransid, 10);
+  assert.equal(up11.upload.parent?.ctransid, 10);
   // The newer backup of the day is not kept: nothing refers to it.
   assert.deepEqual(sp.deletes.map((d) => d.backup.ctransid), [12]);
 });
@@ -448,3 +451,11 @@ Deno.test("units absent from the policy are skipped: under 1y 1d a daily is sent
   );
   assert.deepEqual(sp.destroys.map((s) => s.ctransid), [2]);
 });
+
+function newVerdict(sp: SourcePlan, ctransid: number): NewBackupVerdict {
+  const v = sp.backups.find((v) =>
+    v.kind === "new" && v.upload.snapshot.ctransid === ctransid
+  );
+  assert.ok(v?.kind === "new", `no planned upload of ctransid ${ctransid}`);
+  return v;
+}

@@ -87,8 +87,8 @@ function keptSnapshots(sp: SourcePlan): number[] {
 }
 
 function keptBackups(sp: SourcePlan): number[] {
-  return sp.backups.filter((v) => v.keep && v.backup).map((v) =>
-    v.backup!.ctransid
+  return sp.backups.flatMap((v) =>
+    v.keep && v.kind === "existing" ? [v.backup.ctransid] : []
   );
 }
 
@@ -172,7 +172,10 @@ Deno.test("example 4: 1y 2m in a new year uploads a full yearly and keeps Decemb
   assert.deepEqual(keptBackups(sp), [1, 2]);
   assert.deepEqual(sp.deletes, []);
   assert.deepEqual(keptSnapshots(sp), [2, 3]);
-  const b1 = sp.backups.find((v) => v.backup?.ctransid === 1)!;
+  const b1 = sp.backups.find((v) =>
+    v.kind === "existing" && v.backup.ctransid === 1
+  );
+  assert.ok(b1);
   assert.deepEqual(b1.reasons, [{ kind: "ancestor", remoteId: "r" }]);
   assertStable(inp, plan(inp));
 });
@@ -206,7 +209,13 @@ Deno.test("example 6: no snapshot, snapshot is newer, replacing newer, and an un
     ],
   );
   const sp = plan(inp).sources[0];
-  const v = (n: number) => sp.backups.find((b) => b.backup?.ctransid === n)!;
+  const v = (n: number) => {
+    const found = sp.backups.find((b) =>
+      b.kind === "existing" && b.backup.ctransid === n
+    );
+    assert.ok(found, `no backup of ctransid ${n}`);
+    return found;
+  };
   assert.deepEqual(v(10).flags, ["no-snapshot"]);
   assert.deepEqual(v(10).reasons, [{
     kind: "no-snapshot",

@@ -186,14 +186,15 @@ Deno.test("planToJson turns instants into ISO strings with the zone's offset and
     now: string;
     sources: {
       createSnapshot: { ctime: string };
-      backups: { backup: { ctime: string } | null }[];
+      backups: { kind: string; backup: { ctime: string } }[];
       uploads: unknown[];
     }[];
   };
   assert.equal(j.now, "2024-03-15T05:00:00-07:00");
   assert.equal(j.sources[0].createSnapshot.ctime, "2024-03-15T04:00:00-07:00");
+  assert.equal(j.sources[0].backups[0].kind, "existing");
   assert.equal(
-    j.sources[0].backups[0].backup!.ctime,
+    j.sources[0].backups[0].backup.ctime,
     "2023-05-31T17:00:00-07:00",
   );
   assert.equal(j.sources[0].uploads.length, p.sources[0].uploads.length);

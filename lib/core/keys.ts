@@ -413,17 +413,3 @@ function _seqnProblem(seqns: number[]): string | null {
   }
   return null;
 }
-
-/** The {@link BackupKey} of a backup's object number `seqn`. */
-export function backupKeyOf(info: BackupInfo, seqn = 0): BackupKey {
-  return {
-    name: info.name,
-    ctime: info.ctime,
-    ctransid: info.ctransid,
-    uuid: info.uuid,
-    sendParentUuid: info.sendParentUuid,
-    sourceUuid: info.sourceUuid,
-    seqn,
-    suffixes: [...info.suffixes],
-  };
-}

@@ -136,12 +136,11 @@ export async function executePlan(
 
 function _resolvePending(upload: Upload, pending: SnapshotRef | null): Upload {
   if (!pending) return upload;
-  const swap = (
-    s: SnapshotRef | null,
-  ) => (s && s.uuid === PENDING_UUID ? pending : s);
+  const swap = (s: SnapshotRef): SnapshotRef =>
+    s.uuid === PENDING_UUID ? pending : s;
   return {
     ...upload,
-    snapshot: swap(upload.snapshot)!,
-    parent: swap(upload.parent),
+    snapshot: swap(upload.snapshot),
+    parent: upload.parent && swap(upload.parent),
   };
 }

@@ -65,20 +65,73 @@ export interface SnapshotVerdict {
   reasons: KeepReason[];
 }
 
-/** Planner's verdict on one backup (existing, or planned as an upload). */
-export interface BackupVerdict {
+/** What a verdict on a backup (existing or planned) has either way. */
+export interface BackupVerdictCommon {
   /** The remote the backup is in. */
   remoteId: string;
-  /** The existing backup, or null for a planned upload. */
-  backup: BackupInfo | null;
-  /** For a planned upload: the upload. */
-  upload: Upload | null;
   /** Whether the policy keeps it. */
   keep: boolean;
   /** What keeps it (empty when not kept). */
   reasons: KeepReason[];
-  /** Flags of a kept backup (set by the planner). */
-  flags?: BackupFlag[];
+  /** Facts about the backup (new, replacing newer, ...). */
+  flags: BackupFlag[];
+}
+
+/** Planner's verdict on a backup already in the remote. */
+export interface ExistingBackupVerdict extends BackupVerdictCommon {
+  /** Tag: an existing backup. */
+  kind: "existing";
+  /** The backup. */
+  backup: BackupInfo;
+}
+
+/** Planner's verdict on a backup it plans to upload (always kept). */
+export interface NewBackupVerdict extends BackupVerdictCommon {
+  /** Tag: a planned upload. */
+  kind: "new";
+  /** The upload. */
+  upload: Upload;
+  /** A planned upload is kept. */
+  keep: true;
+}
+
+/** Planner's verdict on one backup: existing, or planned as an upload. */
+export type BackupVerdict = ExistingBackupVerdict | NewBackupVerdict;
+
+/** The facts of a verdict's backup, whichever kind it is. */
+export interface VerdictFacts {
+  /** Uuid of the snapshot the backup is (or will be) of. */
+  uuid: string;
+  /** Its ctransid. */
+  ctransid: number;
+  /** Its ctime. */
+  ctime: Temporal.Instant;
+  /** Uuid of the send parent; null for a full backup. */
+  sendParentUuid: string | null;
+  /** First object key (a planned upload's key may hold {@link PENDING_UUID}). */
+  key: string;
+}
+
+/** The facts of a verdict's backup, whichever kind it is. */
+export function verdictFacts(v: BackupVerdict): VerdictFacts {
+  if (v.kind === "existing") {
+    const b = v.backup;
+    return {
+      uuid: b.uuid,
+      ctransid: b.ctransid,
+      ctime: b.ctime,
+      sendParentUuid: b.sendParentUuid,
+      key: b.keys[0] ?? "",
+    };
+  }
+  const u = v.upload;
+  return {
+    uuid: u.snapshot.uuid,
+    ctransid: u.snapshot.ctransid,
+    ctime: u.snapshot.ctime,
+    sendParentUuid: u.parent?.uuid ?? null,
+    key: u.key,
+  };
 }
 
 /** One planned backup. */

@@ -9,17 +9,24 @@ import { encodeKey } from "../keys.ts";
 import { snapshotName } from "../snapshot_names.ts";
 import { parsePolicy, type Policy, UNITS } from "../policy/grammar.ts";
 import { IntervalCalendar } from "../policy/intervals.ts";
-import { type BackupKeep, resolve } from "../policy/resolve.ts";
+import {
+  type NewBackup,
+  resolve,
+  type ResolveResult,
+} from "../policy/resolve.ts";
 import {
   type BackupVerdict,
+  type ExistingBackupVerdict,
   type KeepReason,
+  type NewBackupVerdict,
   PENDING_UUID,
   type Plan,
   type PlanInput,
-  type SnapshotVerdict,
+  type RemoteInventory,
   type SourceInventory,
   type SourcePlan,
   type Upload,
+  verdictFacts,
 } from "./plan.ts";
 
 /**
@@ -57,148 +64,234 @@ export function plan(input: PlanInput): Plan {
   };
 }
 
+/** What every step of one source's planning reads. */
+interface _Source {
+  inv: SourceInventory;
+  timeZone: string;
+  calendar: IntervalCalendar;
+  now: Temporal.Instant;
+  /** The snapshot directory without a trailing slash. */
+  snapshotDir: string;
+  /** Existing snapshots, sorted. */
+  existing: SnapshotRef[];
+  warnings: string[];
+}
+
+/** One remote's share of a source plan. */
+interface _RemotePlan {
+  /** Kept snapshots by uuid, with why. */
+  keptSnaps: Map<string, KeepReason[]>;
+  /** Verdicts, existing and planned, sorted. */
+  verdicts: BackupVerdict[];
+  uploads: Upload[];
+  deletes: SourcePlan["deletes"];
+}
+
 function _planSource(
   input: PlanInput,
   calendar: IntervalCalendar,
-  src: SourceInventory,
+  inv: SourceInventory,
 ): SourcePlan {
-  const tz = input.timeZone;
-  const warnings: string[] = [];
-  const snapshotDir = _stripSlash(src.snapshotDir);
-  const existing = _sorted(src.snapshots, _bySnapshot);
+  const src: _Source = {
+    inv,
+    timeZone: input.timeZone,
+    calendar,
+    now: input.now,
+    snapshotDir: _stripSlash(inv.snapshotDir),
+    existing: _sorted(inv.snapshots, _bySnapshot),
+    warnings: [],
+  };
+  const createSnapshot = _pendingSnapshot(src);
+  const all = createSnapshot ? [...src.existing, createSnapshot] : src.existing;
+  const remotes = inv.remotes.map((r) => _planRemote(src, r, all));
+  const kept = _keptSnapshots(src, all, remotes);
+  const renames = _renames(src, all, kept);
+  const uploads = _orderUploads(remotes);
+  _pointAtRenamed(uploads, renames);
+  return {
+    path: inv.path,
+    name: inv.name,
+    uuid: inv.uuid,
+    snapshotDir: inv.snapshotDir,
+    createSnapshot,
+    renames,
+    uploads,
+    destroys: src.existing.filter((s) => !kept.has(s.uuid)),
+    deletes: remotes.flatMap((r) => r.deletes),
+    snapshots: all.map((s) => ({
+      snapshot: s,
+      keep: kept.has(s.uuid),
+      reasons: _sortReasons(kept.get(s.uuid) ?? [], inv),
+    })),
+    backups: remotes.flatMap((r) => r.verdicts),
+    warnings: [...new Set(src.warnings)],
+  };
+}
 
-  let createSnapshot: SnapshotRef | null = null;
-  if (existing.every((s) => src.ctransid > s.ctransid)) {
-    createSnapshot = {
-      uuid: PENDING_UUID,
-      ctransid: src.ctransid,
-      ctime: src.ctime,
-      path: `${snapshotDir}/${
-        snapshotName(src.name, src.ctime, src.ctransid, tz)
-      }`,
-    };
-    if (existing.some((s) => s.path === createSnapshot!.path)) {
-      warnings.push(
-        `${createSnapshot.path} already exists as another snapshot; creating the new snapshot will fail`,
-      );
-    }
-  }
-  const all = createSnapshot ? [...existing, createSnapshot] : existing;
-
-  const keptSnaps = new Map<string, KeepReason[]>();
-  const backupVerdicts: BackupVerdict[] = [];
-  const uploads: { upload: Upload; remote: number }[] = [];
-  const deletes: { remoteId: string; backup: BackupInfo }[] = [];
-
-  if (src.remotes.length === 0) {
-    warnings.push(
-      `source ${src.path} has no remotes: keeping all its snapshots`,
+/** The snapshot to create: only when the source changed since the newest snapshot. */
+function _pendingSnapshot(src: _Source): SnapshotRef | null {
+  const { inv, existing } = src;
+  if (!existing.every((s) => inv.ctransid > s.ctransid)) return null;
+  const name = snapshotName(inv.name, inv.ctime, inv.ctransid, src.timeZone);
+  const pending: SnapshotRef = {
+    uuid: PENDING_UUID,
+    ctransid: inv.ctransid,
+    ctime: inv.ctime,
+    path: `${src.snapshotDir}/${name}`,
+  };
+  if (existing.some((s) => s.path === pending.path)) {
+    src.warnings.push(
+      `${pending.path} already exists as another snapshot; creating the new snapshot will fail`,
     );
-    for (const s of all) keptSnaps.set(s.uuid, []);
   }
+  return pending;
+}
 
-  src.remotes.forEach((remote, remoteIndex) => {
-    let policy: Policy;
-    try {
-      policy = parsePolicy(remote.preserve);
-    } catch (e) {
-      if (e instanceof Error) {
-        e.message = `source ${src.path}, remote ${remote.id}: ${e.message}`;
-      }
-      throw e;
-    }
-    const backups = _sorted(remote.backups, _byBackup).filter((b) => {
-      if (b.sourceUuid === src.uuid) return true;
-      warnings.push(
-        `remote ${remote.id}: ignoring backup ${
-          b.keys[0]
-        } of another source (${b.sourceUuid})`,
-      );
-      return false;
-    });
-    const r = resolve({
-      policy,
-      calendar,
-      now: input.now,
+/** Resolve one remote's policy and turn the result into verdicts, uploads and deletes. */
+function _planRemote(
+  src: _Source,
+  remote: RemoteInventory,
+  all: readonly SnapshotRef[],
+): _RemotePlan {
+  const backups = _backupsOfSource(src, remote);
+  const r = resolve({
+    policy: _policyOf(src, remote),
+    calendar: src.calendar,
+    now: src.now,
+    remoteId: remote.id,
+    snapshots: all,
+    backups,
+  });
+  src.warnings.push(...r.warnings);
+  const existing = backups.map((b) => _existingVerdict(src, remote, b, r));
+  const planned = [...r.uploads.values()].map((nb) =>
+    _newVerdict(src, remote, nb)
+  );
+  return {
+    keptSnaps: r.snapshots,
+    verdicts: _mergeSorted(existing, planned.sort(_byVerdict), _byVerdict),
+    uploads: planned.map((v) => v.upload),
+    deletes: existing.filter((v) => !v.keep).map((v) => ({
       remoteId: remote.id,
-      snapshots: all,
-      backups,
-    });
-    warnings.push(...r.warnings);
-    for (const [uuid, reasons] of r.snapshots) {
-      const cur = keptSnaps.get(uuid);
-      if (cur === undefined) keptSnaps.set(uuid, [...reasons]);
+      backup: v.backup,
+    })),
+  };
+}
+
+function _policyOf(src: _Source, remote: RemoteInventory): Policy {
+  try {
+    return parsePolicy(remote.preserve);
+  } catch (e) {
+    if (e instanceof Error) {
+      e.message = `source ${src.inv.path}, remote ${remote.id}: ${e.message}`;
+    }
+    throw e;
+  }
+}
+
+/** The remote's backups of this source, sorted; others are warned about and left alone. */
+function _backupsOfSource(src: _Source, remote: RemoteInventory): BackupInfo[] {
+  return _sorted(remote.backups, _byBackup).filter((b) => {
+    if (b.sourceUuid === src.inv.uuid) return true;
+    src.warnings.push(
+      `remote ${remote.id}: ignoring backup ${
+        b.keys[0]
+      } of another source (${b.sourceUuid})`,
+    );
+    return false;
+  });
+}
+
+function _existingVerdict(
+  src: _Source,
+  remote: RemoteInventory,
+  backup: BackupInfo,
+  r: ResolveResult,
+): ExistingBackupVerdict {
+  const keep = r.backups.get(backup.uuid);
+  return {
+    kind: "existing",
+    remoteId: remote.id,
+    backup,
+    keep: keep !== undefined,
+    reasons: keep ? _sortReasons(keep.reasons, src.inv) : [],
+    flags: keep ? _sortFlags(keep.flags) : [],
+  };
+}
+
+function _newVerdict(
+  src: _Source,
+  remote: RemoteInventory,
+  nb: NewBackup,
+): NewBackupVerdict {
+  const reasons = _sortReasons(nb.reasons, src.inv);
+  const upload: Upload = {
+    remoteId: remote.id,
+    snapshot: nb.snapshot,
+    parent: nb.parent,
+    key: encodeKey({
+      name: src.inv.name,
+      ctime: nb.snapshot.ctime,
+      ctransid: nb.snapshot.ctransid,
+      uuid: nb.snapshot.uuid,
+      sendParentUuid: nb.parent?.uuid ?? null,
+      sourceUuid: src.inv.uuid,
+      seqn: 0,
+      suffixes: remote.keySuffixes,
+    }, src.timeZone),
+    reasons,
+    replacingNewer: nb.flags.includes("replacing-newer"),
+  };
+  return {
+    kind: "new",
+    remoteId: remote.id,
+    upload,
+    keep: true,
+    reasons,
+    flags: _sortFlags(nb.flags),
+  };
+}
+
+/** Snapshots any remote keeps (all of them when the source has no remotes). */
+function _keptSnapshots(
+  src: _Source,
+  all: readonly SnapshotRef[],
+  remotes: readonly _RemotePlan[],
+): Map<string, KeepReason[]> {
+  const kept = new Map<string, KeepReason[]>();
+  if (remotes.length === 0) {
+    src.warnings.push(
+      `source ${src.inv.path} has no remotes: keeping all its snapshots`,
+    );
+    for (const s of all) kept.set(s.uuid, []);
+  }
+  for (const r of remotes) {
+    for (const [uuid, reasons] of r.keptSnaps) {
+      const cur = kept.get(uuid);
+      if (cur === undefined) kept.set(uuid, [...reasons]);
       else cur.push(...reasons);
     }
-    const existingVerdicts: BackupVerdict[] = [];
-    const uploadVerdicts: BackupVerdict[] = [];
-    for (const b of backups) {
-      const keep: BackupKeep | undefined = r.backups.get(b.uuid);
-      existingVerdicts.push({
-        remoteId: remote.id,
-        backup: b,
-        upload: null,
-        keep: keep !== undefined,
-        reasons: keep ? _sortReasons(keep.reasons, src) : [],
-        flags: keep ? _sortFlags(keep.flags) : [],
-      });
-      if (keep === undefined) deletes.push({ remoteId: remote.id, backup: b });
-    }
-    for (const nb of r.uploads.values()) {
-      const reasons = _sortReasons(nb.reasons, src);
-      const upload: Upload = {
-        remoteId: remote.id,
-        snapshot: nb.snapshot,
-        parent: nb.parent,
-        key: encodeKey({
-          name: src.name,
-          ctime: nb.snapshot.ctime,
-          ctransid: nb.snapshot.ctransid,
-          uuid: nb.snapshot.uuid,
-          sendParentUuid: nb.parent?.uuid ?? null,
-          sourceUuid: src.uuid,
-          seqn: 0,
-          suffixes: remote.keySuffixes,
-        }, tz),
-        reasons,
-        replacingNewer: nb.flags.includes("replacing-newer"),
-      };
-      uploads.push({ upload, remote: remoteIndex });
-      uploadVerdicts.push({
-        remoteId: remote.id,
-        backup: null,
-        upload,
-        keep: true,
-        reasons,
-        flags: _sortFlags(nb.flags),
-      });
-    }
-    // Existing backups are already in order; merge the few uploads in.
-    uploadVerdicts.sort(_byVerdict);
-    let j = 0;
-    for (const v of existingVerdicts) {
-      while (
-        j < uploadVerdicts.length && _byVerdict(uploadVerdicts[j], v) < 0
-      ) {
-        backupVerdicts.push(uploadVerdicts[j++]);
-      }
-      backupVerdicts.push(v);
-    }
-    while (j < uploadVerdicts.length) backupVerdicts.push(uploadVerdicts[j++]);
-  });
+  }
+  return kept;
+}
 
-  // Renames: kept snapshots whose base name is not canonical; never onto another snapshot's path.
+/** Kept snapshots whose base name is not canonical; never onto another snapshot's path. */
+function _renames(
+  src: _Source,
+  all: readonly SnapshotRef[],
+  kept: ReadonlyMap<string, unknown>,
+): SourcePlan["renames"] {
   const renames: SourcePlan["renames"] = [];
   const taken = new Set(all.map((s) => s.path));
-  for (const s of existing) {
-    if (!keptSnaps.has(s.uuid)) continue;
+  for (const s of src.existing) {
+    if (!kept.has(s.uuid)) continue;
     const slash = s.path.lastIndexOf("/");
-    const dir = slash >= 0 ? s.path.slice(0, slash) : snapshotDir;
-    const want = snapshotName(src.name, s.ctime, s.ctransid, tz);
+    const dir = slash >= 0 ? s.path.slice(0, slash) : src.snapshotDir;
+    const want = snapshotName(src.inv.name, s.ctime, s.ctransid, src.timeZone);
     if (s.path.slice(slash + 1) === want) continue;
     const to = `${dir}/${want}`;
     if (taken.has(to)) {
-      warnings.push(
+      src.warnings.push(
         `not renaming ${s.path}: ${to} is taken by another snapshot`,
       );
       continue;
@@ -206,42 +299,50 @@ function _planSource(
     taken.add(to);
     renames.push({ uuid: s.uuid, from: s.path, to });
   }
-  // Uploads run after the renames: point them at the snapshots' new paths.
-  if (renames.length > 0) {
-    const renamed = new Map(renames.map((r) => [r.uuid, r.to]));
-    const moved = (s: SnapshotRef): SnapshotRef => {
-      const to = renamed.get(s.uuid);
-      return to === undefined ? s : { ...s, path: to };
-    };
-    for (const { upload } of uploads) {
-      upload.snapshot = moved(upload.snapshot);
-      if (upload.parent !== null) upload.parent = moved(upload.parent);
-    }
-  }
+  return renames;
+}
 
-  const snapshots: SnapshotVerdict[] = all.map((s) => ({
-    snapshot: s,
-    keep: keptSnaps.has(s.uuid),
-    reasons: _sortReasons(keptSnaps.get(s.uuid) ?? [], src),
-  }));
+/** Every remote's uploads: parents before children (by snapshot), then in remote order. */
+function _orderUploads(remotes: readonly _RemotePlan[]): Upload[] {
+  return remotes.flatMap((r, remote) =>
+    r.uploads.map((upload) => ({ upload, remote }))
+  )
+    .sort((a, b) =>
+      _bySnapshot(a.upload.snapshot, b.upload.snapshot) || a.remote - b.remote
+    ).map((u) => u.upload);
+}
 
-  uploads.sort((a, b) =>
-    _bySnapshot(a.upload.snapshot, b.upload.snapshot) || a.remote - b.remote
-  );
-  return {
-    path: src.path,
-    name: src.name,
-    uuid: src.uuid,
-    snapshotDir: src.snapshotDir,
-    createSnapshot,
-    renames,
-    uploads: uploads.map((u) => u.upload),
-    destroys: existing.filter((s) => !keptSnaps.has(s.uuid)),
-    deletes,
-    snapshots,
-    backups: backupVerdicts,
-    warnings: [...new Set(warnings)],
+/** Uploads run after the renames: point them at the snapshots' new paths. */
+function _pointAtRenamed(
+  uploads: Upload[],
+  renames: SourcePlan["renames"],
+): void {
+  if (renames.length === 0) return;
+  const renamed = new Map(renames.map((r) => [r.uuid, r.to]));
+  const moved = (s: SnapshotRef): SnapshotRef => {
+    const to = renamed.get(s.uuid);
+    return to === undefined ? s : { ...s, path: to };
   };
+  for (const upload of uploads) {
+    upload.snapshot = moved(upload.snapshot);
+    if (upload.parent !== null) upload.parent = moved(upload.parent);
+  }
+}
+
+/** Merge two sorted lists (the existing backups are many, the uploads few). */
+function _mergeSorted<T>(
+  a: readonly T[],
+  b: readonly T[],
+  cmp: (x: T, y: T) => number,
+): T[] {
+  const out: T[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && cmp(b[j], x) < 0) out.push(b[j++]);
+    out.push(x);
+  }
+  while (j < b.length) out.push(b[j++]);
+  return out;
 }
 
 /** A sorted copy; skips the sort when the input is already in order (the usual case). */
@@ -258,13 +359,9 @@ function _byBackup(a: BackupInfo, b: BackupInfo): number {
 }
 
 function _byVerdict(a: BackupVerdict, b: BackupVerdict): number {
-  const sa = a.backup ?? a.upload!.snapshot;
-  const sb = b.backup ?? b.upload!.snapshot;
-  return sa.ctransid - sb.ctransid ||
-    _cmpStr(
-      a.backup?.keys[0] ?? a.upload!.key,
-      b.backup?.keys[0] ?? b.upload!.key,
-    );
+  const fa = verdictFacts(a);
+  const fb = verdictFacts(b);
+  return fa.ctransid - fb.ctransid || _cmpStr(fa.key, fb.key);
 }
 
 /** Order of snapshots everywhere: ctransid, then ctime, then uuid. */

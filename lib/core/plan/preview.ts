@@ -16,6 +16,7 @@ import type {
   SourcePlan,
   Upload,
 } from "./plan.ts";
+import { verdictFacts } from "./plan.ts";
 
 /** Options of {@link renderPlan}. */
 export interface RenderOptions {
@@ -113,15 +114,26 @@ function _renderSource(
 
   for (const remoteId of remotes) {
     const verdicts = src.backups.filter((b) => b.remoteId === remoteId);
-    const full = verdicts.filter((v) => v.keep && _parentUuid(v) === null)
+    const full = verdicts.filter((v) =>
+      v.keep && verdictFacts(v).sendParentUuid === null
+    )
       .length;
     const kept = verdicts.filter((v) => v.keep).length;
-    const uploads = verdicts.filter((v) => v.upload).length;
+    const uploads = verdicts.filter((v) => v.kind === "new").length;
     const doomed = verdicts.filter((v) => !v.keep);
-    const sizes = doomed.map((v) => v.backup?.size);
-    const freed = sizes.every((x) => x !== undefined) && doomed.length > 0
-      ? ` (${formatSize(sizes.reduce((a, b) => a! + b!, 0)!)})`
-      : "";
+    let freed = "";
+    if (doomed.length > 0) {
+      let bytes = 0;
+      for (const v of doomed) {
+        const size = v.kind === "existing" ? v.backup.size : undefined;
+        if (size === undefined) {
+          bytes = NaN;
+          break;
+        }
+        bytes += size;
+      }
+      if (!Number.isNaN(bytes)) freed = ` (${formatSize(bytes)})`;
+    }
     lines.push(
       `  Backups in ${remoteId}: ${
         kept - uploads
@@ -169,22 +181,6 @@ function _uploadKind(
     : `differential from ${iso(u.parent.ctime)}`;
 }
 
-function _parentUuid(v: BackupVerdict): string | null {
-  return v.backup ? v.backup.sendParentUuid : v.upload!.parent?.uuid ?? null;
-}
-
-function _uuid(v: BackupVerdict): string {
-  return v.backup ? v.backup.uuid : v.upload!.snapshot.uuid;
-}
-
-function _ctime(v: BackupVerdict): Temporal.Instant {
-  return v.backup ? v.backup.ctime : v.upload!.snapshot.ctime;
-}
-
-function _ctransid(v: BackupVerdict): number {
-  return v.backup ? v.backup.ctransid : v.upload!.snapshot.ctransid;
-}
-
 function _renderTree(
   verdicts: BackupVerdict[],
   multi: boolean,
@@ -193,13 +189,17 @@ function _renderTree(
 ): string[] {
   if (verdicts.length === 0) return [c("dim", "    (none)")];
   const byUuid = new Map<string, BackupVerdict>();
-  for (const v of verdicts) if (!byUuid.has(_uuid(v))) byUuid.set(_uuid(v), v);
+  for (const v of verdicts) {
+    if (!byUuid.has(verdictFacts(v).uuid)) {
+      byUuid.set(verdictFacts(v).uuid, v);
+    }
+  }
   const children = new Map<string, BackupVerdict[]>();
   const roots: { v: BackupVerdict; note: string }[] = [];
   const order = (a: BackupVerdict, b: BackupVerdict): number =>
-    _ctransid(a) - _ctransid(b);
+    verdictFacts(a).ctransid - verdictFacts(b).ctransid;
   for (const v of verdicts) {
-    const p = _parentUuid(v);
+    const p = verdictFacts(v).sendParentUuid;
     if (p === null) roots.push({ v, note: "" });
     else if (!byUuid.has(p)) roots.push({ v, note: " (parent missing)" });
     else {
@@ -215,8 +215,10 @@ function _renderTree(
     seen.add(v);
     lines.push(_renderBackup(v, depth, note, multi, c, iso));
     // Only the first verdict of a uuid carries the children (duplicates are warned about).
-    if (byUuid.get(_uuid(v)) !== v) return;
-    for (const child of (children.get(_uuid(v)) ?? []).sort(order)) {
+    if (byUuid.get(verdictFacts(v).uuid) !== v) return;
+    for (
+      const child of (children.get(verdictFacts(v).uuid) ?? []).sort(order)
+    ) {
       walk(child, depth + 1, "");
     }
   };
@@ -234,21 +236,21 @@ function _renderBackup(
   c: (style: _Style, s: string) => string,
   iso: (t: Temporal.Instant) => string,
 ): string {
-  const status = v.upload
+  const status = v.kind === "new"
     ? c("green", "upload")
     : v.keep
     ? c("green", "keep  ")
     : c("red", "delete");
-  const kind = _parentUuid(v) === null ? "full" : "diff";
+  const kind = verdictFacts(v).sendParentUuid === null ? "full" : "diff";
   const details: string[] = [kind];
-  if (v.backup) {
+  if (v.kind === "existing") {
     if (v.backup.size !== undefined) details.push(formatSize(v.backup.size));
     if (v.backup.storageClass) details.push(v.backup.storageClass);
     if (v.backup.keys.length > 1) {
       details.push(`${v.backup.keys.length} objects`);
     }
   }
-  const flags = (v.flags ?? []).filter((f) => f !== "new").map((f) =>
+  const flags = v.flags.filter((f) => f !== "new").map((f) =>
     f.replace(/-/g, " ")
   );
   let why = v.keep
@@ -256,7 +258,7 @@ function _renderBackup(
     : "not keeping";
   const extra = flags.filter((f) => !why.includes(f));
   if (extra.length > 0) why += ` (${extra.join(", ")})`;
-  return `    ${status} ${"  ".repeat(depth)}${iso(_ctime(v))}  ${
+  return `    ${status} ${"  ".repeat(depth)}${iso(verdictFacts(v).ctime)}  ${
     details.join(", ")
   }${note}  ${c("dim", why)}`;
 }

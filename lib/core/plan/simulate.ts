@@ -46,18 +46,16 @@ export function applyPlanInMemory(
         backups: [...r.backups],
       }));
       for (const u of sp.uploads) {
-        const remote = remotes.find((r) => r.id === u.remoteId)!;
+        const remote = _remote(remotes, u.remoteId);
         const uuid = real(u.snapshot);
         if (!snapshots.some((s) => s.uuid === uuid)) {
           throw new Error(`upload of a missing snapshot ${uuid}`);
         }
+        const parent = u.parent;
         if (
-          u.parent !== null &&
-          !remote.backups.some((b) => b.uuid === u.parent!.uuid)
+          parent !== null && !remote.backups.some((b) => b.uuid === parent.uuid)
         ) {
-          throw new Error(
-            `upload of ${uuid} before its parent ${u.parent.uuid}`,
-          );
+          throw new Error(`upload of ${uuid} before its parent ${parent.uuid}`);
         }
         const key = u.key.replace(`.uuid${PENDING_UUID}`, `.uuid${uuid}`);
         const parsed = parseKey(key);
@@ -82,12 +80,18 @@ export function applyPlanInMemory(
       const destroyed = new Set(sp.destroys.map((s) => s.uuid));
       snapshots = snapshots.filter((s) => !destroyed.has(s.uuid));
       for (const d of sp.deletes) {
-        const remote = remotes.find((r) => r.id === d.remoteId)!;
+        const remote = _remote(remotes, d.remoteId);
         remote.backups = remote.backups.filter((b) => b !== d.backup);
       }
       return { ...src, snapshots, remotes };
     }),
   };
+}
+
+function _remote<T extends { id: string }>(remotes: T[], id: string): T {
+  const found = remotes.find((r) => r.id === id);
+  if (found === undefined) throw new Error(`plan names unknown remote ${id}`);
+  return found;
 }
 
 /**

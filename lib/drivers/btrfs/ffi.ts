@@ -237,11 +237,6 @@ export function enlargePipe(pid: number, fd: number, bytes: number): boolean {
   }
 }
 
-/** Whether libc has renameat2 (glibc 2.28 or later). */
-export function hasRenameNoReplace(): boolean {
-  return _lib().renameat2 !== null;
-}
-
 /**
  * Renames `from` to `to` with RENAME_NOREPLACE: fails with code "exists"
  * instead of replacing anything at `to`.

@@ -359,35 +359,3 @@ export function pipeThrough(
     },
   }, { highWaterMark: 0 });
 }
-
-/**
- * Checks that every stage's program can be found, before any data flows.
- *
- * @param stages One argv per stage.
- * @throws {Error} Naming each missing program and the package to install.
- */
-export async function checkPrograms(
-  stages: readonly (readonly string[])[],
-): Promise<void> {
-  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
-  const missing: string[] = [];
-  for (const program of new Set(stages.map((s) => s[0]))) {
-    const candidates = program.includes("/")
-      ? [program]
-      : dirs.map((d) => `${d}/${program}`);
-    let found = false;
-    for (const path of candidates) {
-      try {
-        const info = await Deno.stat(path);
-        if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) {
-          found = true;
-          break;
-        }
-      } catch { /* not here */ }
-    }
-    if (!found) {
-      missing.push(`program "${program}" not found; ${_installHint(program)}`);
-    }
-  }
-  if (missing.length > 0) throw new Error(missing.join("\n"));
-}
