@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NotFoundError, type Remote } from "../lib/drivers/remote/remote.ts";
+import type { Remote } from "../lib/drivers/remote/remote.ts";
 import {
   localDirRemote,
   PARTIAL_DIR,
@@ -10,7 +10,7 @@ import {
   providerPreset,
   r2Endpoint,
 } from "../lib/drivers/remote/providers.ts";
-import { RemoteError } from "../lib/drivers/remote/retry.ts";
+import { NotFoundError, RemoteError } from "../lib/drivers/remote/errors.ts";
 import { randomBytes } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { startS3Server } from "./fixtures/s3_server.ts";

@@ -5,13 +5,15 @@ import { localDirRemote } from "../lib/drivers/remote/local_dir.ts";
 import { s3ClientOf, s3Remote } from "../lib/drivers/remote/s3.ts";
 import { providerPreset } from "../lib/drivers/remote/providers.ts";
 import {
-  memoryBound,
-  objectCapacity,
-  partSizeFor,
   ProducerError,
   type UploadOptions,
   uploadStream,
 } from "../lib/drivers/transfer/upload.ts";
+import {
+  memoryBound,
+  objectCapacity,
+  partSizeFor,
+} from "../lib/drivers/transfer/part_schedule.ts";
 import {
   downloadStream,
   IntegrityError,
@@ -23,12 +25,8 @@ import {
   seqnKey,
 } from "../lib/drivers/transfer/manifest.ts";
 import type { Progress } from "../lib/drivers/transfer/progress.ts";
-import {
-  classifyError,
-  RemoteError,
-  retryPolicy,
-  withRetry,
-} from "../lib/drivers/remote/retry.ts";
+import { retryPolicy, withRetry } from "../lib/drivers/remote/retry.ts";
+import { classifyError, RemoteError } from "../lib/drivers/remote/errors.ts";
 import { randomBytes } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { type S3Server, startS3Server } from "./fixtures/s3_server.ts";
@@ -865,4 +863,162 @@ Deno.test("download resumes with a ranged GET where a body broke off, and checks
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("progress resets the failure count: a body that keeps breaking after new bytes is resumed to the end", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-resume-" });
+  try {
+    const local = localDirRemote({ id: "l", path: dir });
+    const data = randomBytes(MiB + 5);
+    const key = newKey();
+    await uploadStream(local, key, chunked(data), { partSize: MiB });
+    let gets = 0;
+    const flaky: Remote = {
+      ...remoteMethods(local),
+      async get(k, o) {
+        const s = await local.get(k, o);
+        if (k !== key) return s;
+        gets++;
+        return breakingAfter(s, 200_000);
+      },
+    };
+    // Two attempts in a row would fail; each body brings 200,000 new bytes.
+    const d = await downloadStream(flaky, key, {
+      rangeSize: 2 * MiB,
+      retry: { attempts: 2, baseDelayMs: 1 },
+    });
+    assert.equal(sha256(await readAll(d.stream)), sha256(data));
+    assert.equal(gets, 6);
+    // Without progress the same two attempts give up.
+    const stuck: Remote = {
+      ...remoteMethods(local),
+      async get(k, o) {
+        const s = await local.get(k, o);
+        return k === key ? breakingAfter(s, 0) : s;
+      },
+    };
+    const d2 = await downloadStream(stuck, key, {
+      retry: { attempts: 2, baseDelayMs: 1 },
+    });
+    await assert.rejects(
+      readAll(d2.stream),
+      /failed after 2 attempts in a row without progress/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A body that errors (ECONNRESET) after `limit` bytes. */
+function breakingAfter(
+  s: ReadableStream<Uint8Array>,
+  limit: number,
+): ReadableStream<Uint8Array> {
+  let sent = 0;
+  const reader = s.getReader();
+  return new ReadableStream({
+    async pull(c) {
+      if (sent >= limit) {
+        reader.cancel();
+        return c.error(
+          Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+        );
+      }
+      const r = await reader.read();
+      if (r.done) return c.close();
+      const chunk = r.value.subarray(0, limit - sent);
+      sent += chunk.length;
+      c.enqueue(chunk);
+    },
+    cancel: (why) => reader.cancel(why),
+  });
+}
+
+/** Aborts `ac` once `started` resolves, and says how long `p` took to reject after that. */
+async function msToRejectAfterAbort(
+  p: Promise<unknown>,
+  started: Promise<void>,
+  ac: AbortController,
+): Promise<number> {
+  p.catch(() => {});
+  await started;
+  await new Promise((r) => setTimeout(r, 100)); // well inside the backoff
+  const t0 = performance.now();
+  ac.abort(new DOMException("cancelled", "AbortError"));
+  await assert.rejects(p, /cancelled/);
+  return performance.now() - t0;
+}
+
+Deno.test("a cancelled download returns within a second while a retry backoff is pending", async (t) => {
+  const backoff = { baseDelayMs: 30_000, maxDelayMs: 30_000, random: () => 1 };
+  await t.step(
+    "the remote's request retry (HTTP 503 from the store)",
+    async () => {
+      // A store that knows the object but answers every GET 503 SlowDown.
+      let retrying!: () => void;
+      const started = new Promise<void>((r) => (retrying = r));
+      await using server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        (req) =>
+          req.method === "HEAD"
+            ? new Response(null, {
+              headers: { "content-length": "1000", etag: '"abc"' },
+            })
+            : new Response(
+              "<Error><Code>SlowDown</Code><Message>slow down</Message></Error>",
+              { status: 503, headers: { "content-type": "application/xml" } },
+            ),
+      );
+      const remote = s3Remote({
+        id: "slow",
+        provider: "custom",
+        bucket: "b",
+        endpoint: `http://127.0.0.1:${server.addr.port}`,
+        forcePathStyle: true,
+        accessKeyId: "k",
+        secretAccessKey: "s",
+        retry: { ...backoff, onRetry: () => retrying() },
+      });
+      try {
+        const ac = new AbortController();
+        const d = await downloadStream(remote, "obj", {
+          verify: false,
+          signal: ac.signal,
+        });
+        const ms = await msToRejectAfterAbort(readAll(d.stream), started, ac);
+        assert.ok(ms < 1000, `took ${ms} ms`);
+      } finally {
+        remote.close();
+      }
+    },
+  );
+  await t.step(
+    "the download's own resume (a body that broke off)",
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "snap2s3-cancel-" });
+      try {
+        const local = localDirRemote({ id: "l", path: dir });
+        const key = newKey();
+        await uploadStream(local, key, chunked(randomBytes(1000)));
+        const broken: Remote = {
+          ...remoteMethods(local),
+          async get(k, o) {
+            const s = await local.get(k, o);
+            return k === key ? breakingAfter(s, 0) : s;
+          },
+        };
+        let retrying!: () => void;
+        const started = new Promise<void>((r) => (retrying = r));
+        const ac = new AbortController();
+        const d = await downloadStream(broken, key, {
+          signal: ac.signal,
+          retry: { ...backoff, onRetry: () => retrying() },
+        });
+        const ms = await msToRejectAfterAbort(readAll(d.stream), started, ac);
+        assert.ok(ms < 1000, `took ${ms} ms`);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
 });

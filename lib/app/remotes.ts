@@ -4,13 +4,12 @@
  * @module
  */
 
+import { MiB } from "../core/format.ts";
 import type { Remote as RemoteConfig } from "../core/config_types.ts";
 import { groupListing, type ListingGroups } from "../core/keys.ts";
 import { localDirRemote } from "../drivers/remote/local_dir.ts";
 import type { Remote } from "../drivers/remote/remote.ts";
 import { s3Remote } from "../drivers/remote/s3.ts";
-
-const _MiB = 1024 * 1024;
 
 /** Opens one configured remote (the S3 SDK loads on its first request). */
 export function openRemote(config: RemoteConfig): Remote {
@@ -35,7 +34,7 @@ export function openRemote(config: RemoteConfig): Remote {
     storageClass: config.storageClass,
     partSize: config.partSizeMiB === undefined
       ? undefined
-      : config.partSizeMiB * _MiB,
+      : config.partSizeMiB * MiB,
     concurrency: config.concurrency,
   });
 }

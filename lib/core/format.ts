@@ -15,3 +15,6 @@ export function formatSize(bytes: number): string {
   }
   return i === 0 ? `${bytes} B` : `${v.toFixed(1)} ${units[i]}`;
 }
+
+/** Bytes in a mebibyte. */
+export const MiB = 1024 * 1024;

@@ -8,6 +8,9 @@
  * @module
  */
 
+import { MiB } from "../../core/format.ts";
+import { NetworkError } from "./errors.ts";
+
 /** The SDK's HTTP request, as far as this handler reads it. */
 export interface SdkRequest {
   /** HTTP method. */
@@ -28,6 +31,18 @@ export interface SdkRequest {
   body?: unknown;
 }
 
+/** The SDK's HTTP response, as this handler makes it. */
+export interface SdkResponse {
+  /** HTTP status. */
+  statusCode: number;
+  /** Status text. */
+  reason?: string;
+  /** Response headers, lower-case names. */
+  headers: Record<string, string>;
+  /** The body, streaming. */
+  body?: unknown;
+}
+
 /** Options of {@linkcode FetchHttpHandler}. */
 export interface FetchHandlerOptions {
   /** Custom client (CA certificates); the default client otherwise. */
@@ -35,23 +50,6 @@ export interface FetchHandlerOptions {
   /** Most ms without progress: before the answer (plus 1 s per MiB of request body) and between body chunks. */
   timeoutMs: number;
 }
-
-/**
- * A network fault raised by this handler: `NetworkError` and `TimeoutError`
- * are retried, `TlsError` (an untrusted certificate) is not.
- */
-export class NetworkError extends Error {
-  /** `TimeoutError`, `NetworkError` or `TlsError`. */
-  readonly code: string;
-  /** A network fault; `code` tells timeouts apart. */
-  constructor(message: string, code = "NetworkError", options?: ErrorOptions) {
-    super(message, options);
-    this.name = code === "NetworkError" ? "NetworkError" : code;
-    this.code = code;
-  }
-}
-
-const _MiB = 1024 * 1024;
 
 /** Sends the SDK's requests with `fetch`. */
 export class FetchHttpHandler {
@@ -67,56 +65,121 @@ export class FetchHttpHandler {
   /** Sends one request; the response body streams. */
   async handle(
     request: SdkRequest,
-    { abortSignal }: { abortSignal?: AbortSignal } = {},
-  ): Promise<{ response: unknown }> {
-    const url = `${request.protocol}//${request.hostname}${
-      request.port ? `:${request.port}` : ""
-    }${request.path}${_query(request.query)}`;
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(request.headers)) {
-      const l = k.toLowerCase();
-      // fetch sets these itself from the URL and the body.
-      if (l === "host" || l === "content-length" || l === "expect") continue;
-      headers.set(k, v);
-    }
-    let body = request.body as BodyInit | undefined | null;
-    // fetch refuses views of shared memory (upload parts live there).
-    if (body instanceof Uint8Array && !(body.buffer instanceof ArrayBuffer)) {
-      body = body.slice();
-    }
-    const bodyBytes = body instanceof Uint8Array
-      ? body.length
-      : typeof body === "string"
-      ? body.length
-      : 0;
-    const ac = new AbortController();
-    const onAbort = () => ac.abort(abortSignal?.reason);
-    abortSignal?.addEventListener("abort", onAbort, { once: true });
-    let timedOut = false;
-    const answerMs = this.#o.timeoutMs + Math.ceil(bodyBytes / _MiB) * 1000;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, answerMs);
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: request.method,
+    options: { abortSignal?: unknown } = {},
+  ): Promise<{ response: SdkResponse }> {
+    // The SDK's type says a signal of its own shape; ours are web signals.
+    const signal = options.abortSignal instanceof AbortSignal
+      ? options.abortSignal
+      : undefined;
+    const { url, init, bodyBytes } = _fetchArgs(request);
+    const x = new _Exchange(request.hostname, signal);
+    const answerMs = this.#o.timeoutMs + Math.ceil(bodyBytes / MiB) * 1000;
+    const res = await x.answer(
+      url,
+      { ...init, client: this.#o.client },
+      answerMs,
+    );
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => (headers[k] = v));
+    return {
+      response: {
+        statusCode: res.status,
+        reason: res.statusText,
         headers,
-        body: request.method === "GET" || request.method === "HEAD"
-          ? undefined
-          : body ?? undefined,
-        signal: ac.signal,
-        redirect: "manual",
-        client: this.#o.client,
-      } as RequestInit);
+        body: x.body(res.body, this.#o.timeoutMs),
+      },
+    };
+  }
+
+  /** Part of the SDK's handler interface; nothing to update. */
+  updateHttpClientConfig(_key: never, _value: never): void {}
+
+  /** Part of the SDK's handler interface. */
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  /** Closes the custom client, if any. */
+  destroy(): void {
+    this.#o.client?.close();
+  }
+}
+
+/** What `fetch` is given for an SDK request, and the size of its body. */
+function _fetchArgs(
+  request: SdkRequest,
+): { url: string; init: RequestInit; bodyBytes: number } {
+  const url = `${request.protocol}//${request.hostname}${
+    request.port ? `:${request.port}` : ""
+  }${request.path}${_query(request.query)}`;
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(request.headers)) {
+    const l = k.toLowerCase();
+    // fetch sets these itself from the URL and the body.
+    if (l === "host" || l === "content-length" || l === "expect") continue;
+    headers.set(k, v);
+  }
+  let body = request.body as BodyInit | undefined | null;
+  // fetch refuses views of shared memory (upload parts live there).
+  if (body instanceof Uint8Array && !(body.buffer instanceof ArrayBuffer)) {
+    body = body.slice();
+  }
+  const bodyBytes = body instanceof Uint8Array
+    ? body.length
+    : typeof body === "string"
+    ? body.length
+    : 0;
+  const bodyless = request.method === "GET" || request.method === "HEAD";
+  return {
+    url,
+    init: {
+      method: request.method,
+      headers,
+      body: bodyless ? undefined : body ?? undefined,
+      redirect: "manual",
+    },
+    bodyBytes,
+  };
+}
+
+/**
+ * One request and its answer: aborted by the caller's signal or by our
+ * timeouts (which it tells apart), with faults translated to
+ * {@linkcode NetworkError}.
+ */
+class _Exchange {
+  readonly #ac = new AbortController();
+  readonly #onAbort = () => this.#ac.abort(this.signal?.reason);
+  #timedOut = false;
+
+  constructor(readonly host: string, readonly signal?: AbortSignal) {
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  #timeout(): void {
+    this.#timedOut = true;
+    this.#ac.abort();
+  }
+
+  #release(): void {
+    this.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  /** The response head, or a NetworkError when none came within `answerMs`. */
+  async answer(
+    url: string,
+    init: RequestInit & { client?: Deno.HttpClient },
+    answerMs: number,
+  ): Promise<Response> {
+    const timer = setTimeout(() => this.#timeout(), answerMs);
+    try {
+      return await fetch(url, { ...init, signal: this.#ac.signal });
     } catch (e) {
-      clearTimeout(timer);
-      abortSignal?.removeEventListener("abort", onAbort);
-      if (abortSignal?.aborted) throw e;
-      if (timedOut) {
+      this.#release();
+      if (this.signal?.aborted) throw e;
+      if (this.#timedOut) {
         throw new NetworkError(
-          `no answer from ${request.hostname} within ${answerMs} ms`,
+          `no answer from ${this.host} within ${answerMs} ms`,
           "TimeoutError",
           { cause: e },
         );
@@ -127,87 +190,67 @@ export class FetchHttpHandler {
           (e as Error)?.message ?? e,
       );
       throw new NetworkError(
-        `request to ${request.hostname} failed: ${why}`,
+        `request to ${this.host} failed: ${why}`,
         /certificate|tls|handshake/i.test(why) ? "TlsError" : "NetworkError",
         { cause: e },
       );
+    } finally {
+      clearTimeout(timer);
     }
-    clearTimeout(timer);
-    const responseHeaders: Record<string, string> = {};
-    res.headers.forEach((v, k) => (responseHeaders[k] = v));
-    const timeoutMs = this.#o.timeoutMs;
-    const src = res.body;
-    let responseBody: ReadableStream<Uint8Array>;
+  }
+
+  /** The response body, aborted when no chunk arrived for `timeoutMs`. */
+  body(
+    src: ReadableStream<Uint8Array> | null,
+    timeoutMs: number,
+  ): ReadableStream<Uint8Array> {
     if (!src) {
-      abortSignal?.removeEventListener("abort", onAbort);
-      responseBody = new ReadableStream({ start: (c) => c.close() });
-    } else {
-      const reader = src.getReader();
-      // One watchdog per body (not a timer per chunk): it aborts the fetch
-      // when no chunk arrived for timeoutMs.
-      let last = performance.now();
-      const watchdog = setInterval(() => {
-        if (performance.now() - last > timeoutMs) {
-          timedOut = true;
-          ac.abort();
-        }
-      }, Math.max(50, Math.min(1000, timeoutMs / 4)));
-      const done = () => {
-        clearInterval(watchdog);
-        abortSignal?.removeEventListener("abort", onAbort);
-      };
-      responseBody = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          last = performance.now();
-          try {
-            const r = await reader.read();
-            last = performance.now();
-            if (r.done) {
-              done();
-              controller.close();
-            } else controller.enqueue(r.value);
-          } catch (e) {
-            done();
-            controller.error(
-              abortSignal?.aborted ? e : new NetworkError(
-                timedOut
-                  ? `no data from ${request.hostname} for ${timeoutMs} ms`
-                  : `reading the answer from ${request.hostname} failed: ${
-                    (e as Error)?.message ?? e
-                  }`,
-                timedOut ? "TimeoutError" : "NetworkError",
-                { cause: e },
-              ),
-            );
-          }
-        },
-        cancel(reason) {
-          done();
-          return reader.cancel(reason);
-        },
-      }, { highWaterMark: 0 });
+      this.#release();
+      return new ReadableStream({ start: (c) => c.close() });
     }
-    return {
-      response: {
-        statusCode: res.status,
-        reason: res.statusText,
-        headers: responseHeaders,
-        body: responseBody,
-      },
+    const reader = src.getReader();
+    // One watchdog per body (not a timer per chunk).
+    let last = performance.now();
+    const watchdog = setInterval(() => {
+      if (performance.now() - last > timeoutMs) this.#timeout();
+    }, Math.max(50, Math.min(1000, timeoutMs / 4)));
+    const done = () => {
+      clearInterval(watchdog);
+      this.#release();
     };
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        last = performance.now();
+        try {
+          const r = await reader.read();
+          last = performance.now();
+          if (r.done) {
+            done();
+            controller.close();
+          } else controller.enqueue(r.value);
+        } catch (e) {
+          done();
+          controller.error(this.#readError(e, timeoutMs));
+        }
+      },
+      cancel: (reason) => {
+        done();
+        return reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
   }
 
-  /** Part of the SDK's handler interface; nothing to update. */
-  updateHttpClientConfig(): void {}
-
-  /** Part of the SDK's handler interface. */
-  httpHandlerConfigs(): Record<string, never> {
-    return {};
-  }
-
-  /** Closes the custom client, if any. */
-  destroy(): void {
-    this.#o.client?.close();
+  #readError(e: unknown, timeoutMs: number): unknown {
+    if (this.signal?.aborted) return e;
+    return new NetworkError(
+      this.#timedOut
+        ? `no data from ${this.host} for ${timeoutMs} ms`
+        : `reading the answer from ${this.host} failed: ${
+          (e as Error)?.message ?? e
+        }`,
+      this.#timedOut ? "TimeoutError" : "NetworkError",
+      { cause: e },
+    );
   }
 }
 

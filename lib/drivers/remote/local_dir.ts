@@ -7,17 +7,10 @@
  * @module
  */
 
-import type {
-  ByteRange,
-  CompletedObject,
-  MultipartUpload,
-  PartReceipt,
-  PutOptions,
-  Remote,
-  RemoteLimits,
-  RemoteObject,
-} from "./remote.ts";
-import { NotFoundError } from "./remote.ts";
+import { MiB } from "../../core/format.ts";
+import { NotFoundError } from "./errors.ts";
+import type * as R from "./remote.ts";
+import { LocalUpload, PARTIAL_DIR } from "./_local_upload.ts";
 
 /** Options of {@linkcode localDirRemote}. */
 export interface LocalDirRemoteOptions {
@@ -32,20 +25,18 @@ export interface LocalDirRemoteOptions {
 }
 
 /** Name of the directory under the root that holds writes in progress. */
-export const PARTIAL_DIR = ".snap2s3-partial";
+export { PARTIAL_DIR };
 
-const _MiB = 1024 * 1024;
-
-/** Opens a local directory as a {@linkcode Remote}. */
-export function localDirRemote(options: LocalDirRemoteOptions): Remote {
+/** Opens a local directory as a remote. */
+export function localDirRemote(options: LocalDirRemoteOptions): R.Remote {
   return new _LocalDirRemote(options);
 }
 
-class _LocalDirRemote implements Remote {
+class _LocalDirRemote implements R.Remote {
   readonly id: string;
   readonly kind = "local" as const;
   readonly partChecksum = null;
-  readonly limits: RemoteLimits;
+  readonly limits: R.RemoteLimits;
   readonly #root: string;
 
   constructor(options: LocalDirRemoteOptions) {
@@ -55,9 +46,9 @@ class _LocalDirRemote implements Remote {
       maxObjectSize: Number.MAX_SAFE_INTEGER,
       maxParts: Number.MAX_SAFE_INTEGER,
       minPartSize: 1,
-      maxPartSize: 1024 * _MiB,
+      maxPartSize: 1024 * MiB,
       equalParts: false,
-      partSize: options.partSize ?? 16 * _MiB,
+      partSize: options.partSize ?? 16 * MiB,
       concurrency: options.concurrency ?? 2,
     };
   }
@@ -67,17 +58,21 @@ class _LocalDirRemote implements Remote {
     return `${this.#root}/${key}`;
   }
 
-  async *list(prefix = ""): AsyncIterable<RemoteObject> {
+  async *list(prefix = ""): AsyncIterable<R.RemoteObject> {
     // Walk only the directory the prefix points into.
     const slash = prefix.lastIndexOf("/");
     const base = slash >= 0 ? prefix.slice(0, slash) : "";
-    const found: RemoteObject[] = [];
+    const found: R.RemoteObject[] = [];
     await this.#walk(base, prefix, found);
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     yield* found;
   }
 
-  async #walk(rel: string, prefix: string, out: RemoteObject[]): Promise<void> {
+  async #walk(
+    rel: string,
+    prefix: string,
+    out: R.RemoteObject[],
+  ): Promise<void> {
     const dir = rel ? `${this.#root}/${rel}` : this.#root;
     let entries: Deno.DirEntry[];
     try {
@@ -113,7 +108,7 @@ class _LocalDirRemote implements Remote {
     }
   }
 
-  async head(key: string): Promise<RemoteObject | null> {
+  async head(key: string): Promise<R.RemoteObject | null> {
     try {
       const st = await Deno.stat(this.#path(key));
       if (!st.isFile) return null;
@@ -126,7 +121,7 @@ class _LocalDirRemote implements Remote {
 
   async get(
     key: string,
-    options: { range?: ByteRange; ifMatch?: string } = {},
+    options: R.GetOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
     let file: Deno.FsFile;
     try {
@@ -156,7 +151,7 @@ class _LocalDirRemote implements Remote {
           controller.close();
           return;
         }
-        const buf = new Uint8Array(Math.min(remaining, _MiB));
+        const buf = new Uint8Array(Math.min(remaining, MiB));
         const n = await file.read(buf);
         if (n === null) {
           close();
@@ -177,8 +172,8 @@ class _LocalDirRemote implements Remote {
   async put(
     key: string,
     data: Uint8Array,
-    _options?: PutOptions,
-  ): Promise<CompletedObject> {
+    _options?: R.PutOptions,
+  ): Promise<R.CompletedObject> {
     const upload = await this.createMultipartUpload(key);
     try {
       const part = await upload.uploadPart(1, data, 0);
@@ -191,62 +186,9 @@ class _LocalDirRemote implements Remote {
 
   async createMultipartUpload(
     key: string,
-    _options?: PutOptions,
-  ): Promise<MultipartUpload> {
-    const final = this.#path(key);
-    const partialDir = `${this.#root}/${PARTIAL_DIR}`;
-    await Deno.mkdir(partialDir, { recursive: true });
-    const tmp = `${partialDir}/${crypto.randomUUID()}`;
-    // Create it now so concurrent parts can each open it for writing.
-    (await Deno.open(tmp, { write: true, createNew: true })).close();
-    const root = this.#root;
-    let state: "open" | "done" | "aborted" = "open";
-    return {
-      key,
-      async uploadPart(partNumber, data, offset): Promise<PartReceipt> {
-        if (state !== "open") throw new Error(`upload of ${key} is ${state}`);
-        const f = await Deno.open(tmp, { write: true });
-        try {
-          if (offset > 0) await f.seek(offset, Deno.SeekMode.Start);
-          let done = 0;
-          while (done < data.length) {
-            done += await f.write(data.subarray(done));
-          }
-        } finally {
-          f.close();
-        }
-        return { partNumber, etag: `local-${partNumber}`, size: data.length };
-      },
-      async complete(parts): Promise<CompletedObject> {
-        if (state !== "open") throw new Error(`upload of ${key} is ${state}`);
-        const size = parts.reduce((s, p) => s + p.size, 0);
-        const f = await Deno.open(tmp, { read: true, write: true });
-        try {
-          const st = await f.stat();
-          if (st.size !== size) {
-            throw new Error(
-              `local remote: ${key} has ${st.size} bytes on disk, expected ${size}`,
-            );
-          }
-          await f.sync();
-        } finally {
-          f.close();
-        }
-        const dir = final.slice(0, final.lastIndexOf("/"));
-        await Deno.mkdir(dir, { recursive: true });
-        await Deno.rename(tmp, final);
-        state = "done";
-        await _syncDir(dir);
-        if (dir !== root) await _syncDir(root);
-        return { key, size };
-      },
-      async abort(): Promise<void> {
-        if (state === "open") state = "aborted";
-        await Deno.remove(tmp).catch((e) => {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-        });
-      },
-    };
+    _options?: R.PutOptions,
+  ): Promise<R.MultipartUpload> {
+    return await LocalUpload.start(this.#root, key, this.#path(key));
   }
 
   async delete(keys: string[]): Promise<void> {
@@ -304,19 +246,5 @@ function _checkKey(key: string): void {
         JSON.stringify(key)
       } cannot be stored in a local directory: keys need non-empty path segments without "." or "..", and may not start with ${PARTIAL_DIR}`,
     );
-  }
-}
-
-async function _syncDir(dir: string): Promise<void> {
-  // fsync of the directory makes the rename itself durable.
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // Some file systems (and platforms) refuse fsync on directories.
   }
 }

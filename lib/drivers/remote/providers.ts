@@ -6,6 +6,7 @@
  * @module
  */
 
+import { MiB } from "../../core/format.ts";
 import type { RemoteLimits } from "./remote.ts";
 
 /** S3-compatible providers with a preset. `custom` covers MinIO, Ceph and the rest. */
@@ -39,18 +40,17 @@ export interface ProviderPreset {
   forcePathStyle: boolean;
 }
 
-const _MiB = 1024 * 1024;
-const _GiB = 1024 * _MiB;
+const _GiB = 1024 * MiB;
 const _TiB = 1024 * _GiB;
 
 const _base: RemoteLimits = {
   maxObjectSize: 5 * _TiB,
   maxParts: 10_000,
-  minPartSize: 5 * _MiB,
+  minPartSize: 5 * MiB,
   maxPartSize: 5 * _GiB,
   equalParts: false,
   // Measured fastest on loopback Ceph (16 MiB x 8 beat 8, 32 and 64 MiB).
-  partSize: 16 * _MiB,
+  partSize: 16 * MiB,
   concurrency: 8,
 };
 
@@ -74,7 +74,7 @@ const _presets: Record<Provider, ProviderPreset> = {
       ..._base,
       maxObjectSize: Math.floor(4.995 * _TiB),
       equalParts: true,
-      partSize: 64 * _MiB,
+      partSize: 64 * MiB,
       concurrency: 4,
     },
     checksum: "md5",

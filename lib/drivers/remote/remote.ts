@@ -29,6 +29,16 @@ export interface ByteRange {
   end?: number;
 }
 
+/** Options of {@linkcode Remote.get}. */
+export interface GetOptions {
+  /** Only these bytes. */
+  range?: ByteRange;
+  /** Fail when the object's entity tag is no longer this one (S3 only). */
+  ifMatch?: string;
+  /** Cancels the request and any retry backoff. */
+  signal?: AbortSignal;
+}
+
 /** Options of a whole-object put. */
 export interface PutOptions {
   /** Storage class (S3); ignored by the local directory. */
@@ -124,16 +134,16 @@ export interface Remote {
   readonly partChecksum: "md5" | "sha256" | null;
   /** Every object whose key starts with `prefix` (all pages), in key order. */
   list(prefix?: string): AsyncIterable<RemoteObject>;
-  /** The object's size and tag, or null when it does not exist. */
-  head(key: string): Promise<RemoteObject | null>;
+  /** The object's size and tag, or null when it does not exist; `signal` cancels it. */
+  head(
+    key: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<RemoteObject | null>;
   /**
    * The object's bytes (or a range of them). `ifMatch` makes the read fail
    * when the object changed since it was first read (S3 only).
    */
-  get(
-    key: string,
-    options?: { range?: ByteRange; ifMatch?: string },
-  ): Promise<ReadableStream<Uint8Array>>;
+  get(key: string, options?: GetOptions): Promise<ReadableStream<Uint8Array>>;
   /** Stores a whole object in one request; it appears atomically. */
   put(
     key: string,
@@ -151,13 +161,4 @@ export interface Remote {
   listOpenUploads(prefix?: string): Promise<string[]>;
   /** Releases connections and handles. */
   close(): void;
-}
-
-/** Thrown when a key does not exist. */
-export class NotFoundError extends Error {
-  /** `where` names the remote in the message. */
-  constructor(readonly key: string, where: string) {
-    super(`no object ${JSON.stringify(key)} in ${where}`);
-    this.name = "NotFoundError";
-  }
 }

@@ -9,21 +9,17 @@
  * @module
  */
 
+import { MiB } from "../../core/format.ts";
 import { createPartHasher } from "./_hasher.ts";
 import type { Remote } from "../remote/remote.ts";
 import { type Manifest, readManifest, seqnKey } from "./manifest.ts";
 import type { ProgressCallback } from "./progress.ts";
 import {
-  backoffDelay,
-  classifyError,
-  explainError,
-  RemoteError,
   type RetryOptions,
   type RetryPolicy,
   retryPolicy,
+  withRetry,
 } from "../remote/retry.ts";
-
-const _MiB = 1024 * 1024;
 
 /** Options of {@linkcode downloadStream}. */
 export interface DownloadOptions {
@@ -80,72 +76,10 @@ export async function downloadStream(
 ): Promise<Download> {
   const keys = typeof key === "string" ? [key] : key;
   if (keys.length === 0) throw new Error("download: no key given");
-  const verify = options.verify ?? true;
-  let manifest: Manifest | null = null;
-  if (verify) {
-    manifest = await readManifest(remote, keys[0], options.retry);
-    if (!manifest) {
-      options.onUnverified?.(
-        `backup ${
-          keys[0]
-        } in remote ${remote.id} has no snap2s3 manifest (written by btrfs2s3?); its bytes cannot be checked`,
-      );
-    }
-  } else {
-    options.onUnverified?.(`verification of ${keys[0]} is turned off`);
-  }
-  let objects: { key: string; size: number; etag?: string }[];
-  if (manifest) {
-    if (
-      typeof key !== "string" &&
-      (key.length !== manifest.objects.length ||
-        key.some((k, i) => k !== manifest!.objects[i].key))
-    ) {
-      throw new IntegrityError(
-        `backup ${keys[0]} in remote ${remote.id}: the listing has objects ${
-          key.join(", ")
-        } but its manifest lists ${
-          manifest.objects.map((o) => o.key).join(", ")
-        }; some object is missing or extra`,
-      );
-    }
-    objects = [];
-    for (const o of manifest.objects) {
-      const h = await remote.head(o.key);
-      if (!h) {
-        throw new IntegrityError(
-          `backup ${
-            keys[0]
-          } in remote ${remote.id}: object ${o.key} of its manifest is missing`,
-        );
-      }
-      if (h.size !== o.size) {
-        throw new IntegrityError(
-          `backup ${
-            keys[0]
-          } in remote ${remote.id}: object ${o.key} holds ${h.size} bytes, its manifest says ${o.size}`,
-        );
-      }
-      objects.push({ key: o.key, size: h.size, etag: h.etag });
-    }
-  } else {
-    objects = [];
-    for (const k of keys) {
-      const h = await remote.head(k);
-      if (!h) {
-        throw new Error(`backup object ${k} not found in remote ${remote.id}`);
-      }
-      objects.push({ key: k, size: h.size, etag: h.etag });
-    }
-    if (typeof key === "string" && /\.seqn0(\.|$)/.test(key)) {
-      for (let n = 1;; n++) {
-        const k = seqnKey(key, n);
-        const h = await remote.head(k);
-        if (!h) break;
-        objects.push({ key: k, size: h.size, etag: h.etag });
-      }
-    }
-  }
+  const manifest = await _manifest(remote, keys[0], options);
+  const objects = manifest
+    ? await _objectsOfManifest(remote, manifest, key, options.signal)
+    : await _objectsOfKeys(remote, key, options.signal);
   const size = objects.reduce((s, o) => s + o.size, 0);
   const stream = _stream(remote, objects, manifest, options);
   return {
@@ -157,100 +91,140 @@ export async function downloadStream(
   };
 }
 
+/** One object to read, as HEAD found it. */
+interface _Object {
+  key: string;
+  size: number;
+  etag?: string;
+}
+
+/** The backup's manifest when verification is on (and it has one); says why not otherwise. */
+async function _manifest(
+  remote: Remote,
+  key: string,
+  options: DownloadOptions,
+): Promise<Manifest | null> {
+  if (!(options.verify ?? true)) {
+    options.onUnverified?.(`verification of ${key} is turned off`);
+    return null;
+  }
+  const manifest = await readManifest(
+    remote,
+    key,
+    options.retry,
+    options.signal,
+  );
+  if (!manifest) {
+    options.onUnverified?.(
+      `backup ${key} in remote ${remote.id} has no snap2s3 manifest (written by btrfs2s3?); its bytes cannot be checked`,
+    );
+  }
+  return manifest;
+}
+
+/** The manifest's objects, each checked to exist with the size it records. */
+async function _objectsOfManifest(
+  remote: Remote,
+  manifest: Manifest,
+  key: string | string[],
+  signal: AbortSignal | undefined,
+): Promise<_Object[]> {
+  const where = `backup ${manifest.key} in remote ${remote.id}`;
+  const listed = manifest.objects.map((o) => o.key);
+  if (
+    typeof key !== "string" &&
+    (key.length !== listed.length || key.some((k, i) => k !== listed[i]))
+  ) {
+    throw new IntegrityError(
+      `${where}: the listing has objects ${
+        key.join(", ")
+      } but its manifest lists ${
+        listed.join(", ")
+      }; some object is missing or extra`,
+    );
+  }
+  const objects: _Object[] = [];
+  for (const o of manifest.objects) {
+    const h = await remote.head(o.key, { signal });
+    if (!h) {
+      throw new IntegrityError(
+        `${where}: object ${o.key} of its manifest is missing`,
+      );
+    }
+    if (h.size !== o.size) {
+      throw new IntegrityError(
+        `${where}: object ${o.key} holds ${h.size} bytes, its manifest says ${o.size}`,
+      );
+    }
+    objects.push({ key: o.key, size: h.size, etag: h.etag });
+  }
+  return objects;
+}
+
+/** The given objects; after a lone `.seqn0` key, its `.seqn1`, ... as long as they exist. */
+async function _objectsOfKeys(
+  remote: Remote,
+  key: string | string[],
+  signal: AbortSignal | undefined,
+): Promise<_Object[]> {
+  const objects: _Object[] = [];
+  for (const k of typeof key === "string" ? [key] : key) {
+    const h = await remote.head(k, { signal });
+    if (!h) {
+      throw new Error(`backup object ${k} not found in remote ${remote.id}`);
+    }
+    objects.push({ key: k, size: h.size, etag: h.etag });
+  }
+  if (typeof key === "string" && /\.seqn0(\.|$)/.test(key)) {
+    for (let n = 1;; n++) {
+      const k = seqnKey(key, n);
+      const h = await remote.head(k, { signal });
+      if (!h) break;
+      objects.push({ key: k, size: h.size, etag: h.etag });
+    }
+  }
+  return objects;
+}
+
+/** The concatenated objects, read range by range, hashed and checked at the end. */
 function _stream(
   remote: Remote,
-  objects: { key: string; size: number; etag?: string }[],
+  objects: _Object[],
   manifest: Manifest | null,
   options: DownloadOptions,
 ): ReadableStream<Uint8Array> {
-  const policy = retryPolicy(options.retry);
-  const rangeSize = options.rangeSize ?? 8 * _MiB;
-  const width = options.concurrency ?? 4;
   const hasher = createPartHasher({ inline: options.inlineHashing });
-  const t0 = performance.now();
-  let lastReport = 0;
-  let total = 0;
   const ac = new AbortController();
   const stop = (reason?: unknown) => {
     ac.abort(reason);
     hasher.close();
   };
-  options.signal?.addEventListener(
-    "abort",
-    () => stop(options.signal!.reason),
-    {
-      once: true,
-    },
+  const signal = options.signal;
+  signal?.addEventListener("abort", () => stop(signal.reason), { once: true });
+  const policy = retryPolicy(options.retry);
+  const queue = new _RangeQueue(
+    _ranges(objects, options.rangeSize ?? 8 * MiB),
+    options.concurrency ?? 4,
+    (r) => _fetchRange(remote, objects[r.index], r, policy, ac.signal),
   );
-
-  // Every range of every object, in stream order.
-  const ranges: { index: number; start: number; end: number }[] = [];
-  objects.forEach((o, index) => {
-    for (let start = 0; start < o.size; start += rangeSize) {
-      ranges.push({
-        index,
-        start,
-        end: Math.min(o.size, start + rangeSize) - 1,
-      });
-    }
-  });
-  let next = 0;
-  const queue: Promise<Uint8Array<ArrayBuffer>>[] = [];
-  const fill = () => {
-    while (queue.length < width && next < ranges.length) {
-      const r = ranges[next++];
-      const p = _fetchRange(
-        remote,
-        objects[r.index],
-        r.start,
-        r.end,
-        policy,
-        ac.signal,
-      );
-      p.catch(() => {}); // handled when its turn comes
-      queue.push(p);
-    }
-  };
-
-  const report = (done: boolean) => {
-    if (!options.onProgress) return;
-    const now = performance.now();
-    if (!done && now - lastReport < 200) return;
-    lastReport = now;
-    options.onProgress({
-      bytes: total,
-      elapsedMs: now - t0,
-      ...(done ? { done } : {}),
-    });
-  };
-
+  const progress = new _Progress(options.onProgress);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        options.signal?.throwIfAborted();
-        fill();
-        const p = queue.shift();
-        if (!p) {
+        signal?.throwIfAborted();
+        const data = await queue.next();
+        if (data === null) {
           const hex = await hasher.finish();
           hasher.close();
-          if (
-            manifest && (total !== manifest.size || hex !== manifest.sha256)
-          ) {
-            throw new IntegrityError(
-              `backup ${manifest.key} in remote ${remote.id} is corrupt: read ${total} bytes with SHA-256 ${hex}, its manifest records ${manifest.size} bytes with SHA-256 ${manifest.sha256}`,
-            );
-          }
-          report(true);
+          _checkWhole(remote, manifest, progress.bytes, hex);
+          progress.report(true);
           controller.close();
           return;
         }
-        const data = await p;
-        fill();
         // Hash off the main thread; the bytes come back for the consumer.
         const { data: back } = await hasher.part(data, null);
-        total += back.length;
+        progress.add(back.length);
         controller.enqueue(back);
-        report(false);
       } catch (e) {
         stop(e);
         throw e;
@@ -262,32 +236,121 @@ function _stream(
   }, { highWaterMark: 0 });
 }
 
+/** Bytes `start`..`end` (inclusive) of object `index`. */
+interface _Range {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** Every range of every object, in stream order. */
+function _ranges(objects: _Object[], rangeSize: number): _Range[] {
+  const ranges: _Range[] = [];
+  objects.forEach((o, index) => {
+    for (let start = 0; start < o.size; start += rangeSize) {
+      ranges.push({
+        index,
+        start,
+        end: Math.min(o.size, start + rangeSize) - 1,
+      });
+    }
+  });
+  return ranges;
+}
+
+/** Ranges fetched `width` ahead of the consumer, delivered in order. */
+class _RangeQueue {
+  #next = 0;
+  readonly #queue: Promise<Uint8Array<ArrayBuffer>>[] = [];
+
+  constructor(
+    readonly ranges: _Range[],
+    readonly width: number,
+    readonly fetch: (r: _Range) => Promise<Uint8Array<ArrayBuffer>>,
+  ) {}
+
+  /** The next range's bytes; null after the last. */
+  async next(): Promise<Uint8Array<ArrayBuffer> | null> {
+    this.#fill();
+    const p = this.#queue.shift();
+    if (!p) return null;
+    const data = await p;
+    this.#fill();
+    return data;
+  }
+
+  #fill(): void {
+    while (this.#queue.length < this.width && this.#next < this.ranges.length) {
+      const p = this.fetch(this.ranges[this.#next++]);
+      p.catch(() => {}); // handled when its turn comes
+      this.#queue.push(p);
+    }
+  }
+}
+
+/** Counts delivered bytes and reports them at most every 200 ms, and at the end. */
+class _Progress {
+  bytes = 0;
+  readonly #t0 = performance.now();
+  #last = 0;
+
+  constructor(readonly onProgress: ProgressCallback | undefined) {}
+
+  add(n: number): void {
+    this.bytes += n;
+    this.report(false);
+  }
+
+  report(done: boolean): void {
+    if (!this.onProgress) return;
+    const now = performance.now();
+    if (!done && now - this.#last < 200) return;
+    this.#last = now;
+    this.onProgress({
+      bytes: this.bytes,
+      elapsedMs: now - this.#t0,
+      ...(done ? { done } : {}),
+    });
+  }
+}
+
+/** Throws when the whole stream does not match its manifest. */
+function _checkWhole(
+  remote: Remote,
+  manifest: Manifest | null,
+  total: number,
+  hex: string,
+): void {
+  if (manifest && (total !== manifest.size || hex !== manifest.sha256)) {
+    throw new IntegrityError(
+      `backup ${manifest.key} in remote ${remote.id} is corrupt: read ${total} bytes with SHA-256 ${hex}, its manifest records ${manifest.size} bytes with SHA-256 ${manifest.sha256}`,
+    );
+  }
+}
+
 /**
- * Reads bytes `start`..`end` of an object into one buffer, resuming with a
- * ranged GET after a failure mid-body, per the retry policy (attempts count
- * failures in a row without progress).
+ * Reads one range into one buffer, resuming with a ranged GET after a
+ * failure mid-body, per the retry policy (attempts count failures in a row
+ * without progress).
  */
 async function _fetchRange(
   remote: Remote,
-  o: { key: string; size: number; etag?: string },
-  start: number,
-  end: number,
+  o: _Object,
+  range: _Range,
   policy: RetryPolicy,
   signal: AbortSignal,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const { start, end } = range;
   const buf = new Uint8Array(end - start + 1);
   let got = 0;
-  let failures = 0;
-  let firstFailure = 0;
-  while (got < buf.length) {
-    signal.throwIfAborted();
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const attempt = async () => {
+    const whole = start === 0 && got === 0 && end === o.size - 1;
+    const reader = (await remote.get(o.key, {
+      range: whole ? undefined : { start: start + got, end },
+      ifMatch: o.etag,
+      signal,
+    })).getReader();
     try {
-      const whole = start === 0 && got === 0 && end === o.size - 1;
-      reader = (await remote.get(o.key, {
-        range: whole ? undefined : { start: start + got, end },
-        ifMatch: o.etag,
-      })).getReader();
       for (;;) {
         const r = await reader.read();
         if (r.done) break;
@@ -298,57 +361,28 @@ async function _fetchRange(
         }
         buf.set(r.value, got);
         got += r.value.length;
-        if (r.value.length) failures = 0;
         signal.throwIfAborted();
       }
-      if (got < buf.length) {
-        throw Object.assign(
-          new Error(`${o.key} ended ${buf.length - got} bytes early`),
-          { code: "ERR_STREAM_PREMATURE_CLOSE" },
-        );
-      }
-    } catch (error) {
-      reader?.cancel().catch(() => {});
-      signal.throwIfAborted();
-      if (error instanceof IntegrityError) throw error;
-      const c = classifyError(error);
-      if (!c.transient) {
-        if (error instanceof RemoteError) throw error;
-        throw new RemoteError(
-          explainError(error, `download of ${o.key}`),
-          c.code,
-          c.status,
-          false,
-          { cause: error },
-        );
-      }
-      failures++;
-      if (failures === 1) firstFailure = performance.now();
-      const delay = backoffDelay(policy, failures, c.retryAfterMs);
-      if (
-        failures >= policy.attempts ||
-        performance.now() - firstFailure + delay > policy.budgetMs
-      ) {
-        throw new RemoteError(
-          `download of ${o.key} from remote ${remote.id} failed ${failures} times in a row at byte ${
-            start + got
-          }: ${
-            (error as Error)?.message ?? error
-          } — check connectivity and try again`,
-          c.code,
-          c.status,
-          true,
-          { cause: error },
-        );
-      }
-      policy.onRetry?.({
-        what: `download of ${o.key} at byte ${start + got}`,
-        attempt: failures,
-        delayMs: delay,
-        error,
-      });
-      await new Promise((r) => setTimeout(r, delay));
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      throw e;
     }
-  }
+    if (got < buf.length) {
+      throw Object.assign(
+        new Error(`${o.key} ended ${buf.length - got} bytes early`),
+        { code: "ERR_STREAM_PREMATURE_CLOSE" },
+      );
+    }
+  };
+  await withRetry(
+    `download of ${o.key} from remote ${remote.id}`,
+    attempt,
+    policy,
+    {
+      signal,
+      progress: () => got,
+      passThrough: (e) => e instanceof IntegrityError,
+    },
+  );
   return buf;
 }

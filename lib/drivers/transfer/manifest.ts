@@ -11,7 +11,7 @@
 
 import { MANIFEST_PREFIX } from "../../core/keys.ts";
 import type { Remote } from "../remote/remote.ts";
-import { NotFoundError } from "../remote/remote.ts";
+import { NotFoundError } from "../remote/errors.ts";
 import { type RetryOptions, retryPolicy, withRetry } from "../remote/retry.ts";
 
 /** Folder (key prefix) of manifests, relative to the remote's prefix. */
@@ -71,6 +71,7 @@ export async function readManifest(
   remote: Remote,
   key: string,
   retry?: RetryOptions,
+  signal?: AbortSignal,
 ): Promise<Manifest | null> {
   // The body can break after the answer started: retry the read as a whole.
   const text = await withRetry(
@@ -78,7 +79,7 @@ export async function readManifest(
     async () => {
       let stream: ReadableStream<Uint8Array>;
       try {
-        stream = await remote.get(manifestKey(key));
+        stream = await remote.get(manifestKey(key), { signal });
       } catch (e) {
         if (e instanceof NotFoundError) return null;
         throw e;
@@ -86,6 +87,7 @@ export async function readManifest(
       return await new Response(stream).text();
     },
     retryPolicy(retry),
+    { signal },
   );
   if (text === null) return null;
   let m: Partial<Manifest>;

@@ -18,8 +18,3 @@ export interface Progress {
 
 /** A progress callback. */
 export type ProgressCallback = (progress: Progress) => void;
-
-/** Average rate of a report in bytes per second (0 before any time passed). */
-export function progressRate(p: Progress): number {
-  return p.elapsedMs > 0 ? (p.bytes * 1000) / p.elapsedMs : 0;
-}

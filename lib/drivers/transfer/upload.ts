@@ -50,7 +50,16 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import type { ProgressCallback } from "./progress.ts";
-import { RemoteError } from "../remote/retry.ts";
+import { RemoteError } from "../remote/errors.ts";
+import { BufferPool } from "./_buffer_pool.ts";
+import { Budget, Slots } from "./_gates.ts";
+import { StreamReader } from "./_stream_reader.ts";
+import {
+  memoryBound,
+  partSizeFor,
+  type UploadShape,
+  uploadShape,
+} from "./part_schedule.ts";
 
 /** Options of {@linkcode uploadStream}; unset fields come from the remote's limits. */
 export interface UploadOptions {
@@ -91,48 +100,6 @@ export class ProducerError extends Error {
   }
 }
 
-/** Parts per step of the part-size schedule. */
-export const PARTS_PER_STEP = 1000;
-
-/** Size of part `partNumber` (1-based) under the growth rule of the module doc. */
-export function partSizeFor(
-  partNumber: number,
-  firstPartSize: number,
-  limits: Pick<RemoteLimits, "maxPartSize" | "equalParts">,
-): number {
-  if (limits.equalParts) return firstPartSize;
-  const step = Math.floor((partNumber - 1) / PARTS_PER_STEP);
-  return Math.min(limits.maxPartSize, firstPartSize * 2 ** Math.min(step, 40));
-}
-
-/** Largest object the schedule reaches within the provider's part count and object limits. */
-export function objectCapacity(
-  firstPartSize: number,
-  limits: Pick<
-    RemoteLimits,
-    "maxPartSize" | "equalParts" | "maxParts" | "maxObjectSize"
-  >,
-): number {
-  if (limits.maxParts >= Number.MAX_SAFE_INTEGER / firstPartSize) {
-    return limits.maxObjectSize;
-  }
-  let total = 0;
-  for (let n = 1; n <= limits.maxParts; n++) {
-    total += partSizeFor(n, firstPartSize, limits);
-    if (total >= limits.maxObjectSize) return limits.maxObjectSize;
-  }
-  return total;
-}
-
-/** Most bytes of parts held at once when parts are `partSize` long (see the module doc). */
-export function memoryBound(
-  firstPartSize: number,
-  concurrency: number,
-  partSize = firstPartSize,
-): number {
-  return Math.max(firstPartSize * (concurrency + 1), 2 * partSize);
-}
-
 /**
  * Uploads a stream under `key` (a `.seqn0` key when the stream may outgrow one
  * object), then writes its manifest. Resolves when everything is durable;
@@ -144,75 +111,35 @@ export async function uploadStream(
   stream: ReadableStream<Uint8Array>,
   options: UploadOptions = {},
 ): Promise<UploadResult> {
-  const limits: RemoteLimits = {
-    ...remote.limits,
-    equalParts: options.equalParts ?? remote.limits.equalParts,
-    maxPartSize: Math.min(
-      remote.limits.maxPartSize,
-      options.maxPartSize ?? Infinity,
-    ),
-  };
-  const first = options.partSize ?? limits.partSize;
-  const concurrency = options.concurrency ?? limits.concurrency;
-  _checkOptions(remote, first, concurrency, limits, options.maxObjectSize);
-  const objMax = objectCapacity(first, {
-    ...limits,
-    maxObjectSize: options.maxObjectSize ?? limits.maxObjectSize,
-  });
-  const u = new _Upload(
+  return await new _Upload({
     remote,
     key,
     stream,
     options,
-    limits,
-    first,
-    concurrency,
-    objMax,
-  );
-  return await u.run();
+    ...uploadShape(remote, options),
+  }).run();
 }
 
-function _checkOptions(
-  remote: Remote,
-  first: number,
-  concurrency: number,
-  limits: RemoteLimits,
-  maxObjectSize: number | undefined,
-): void {
-  const where = `remote ${remote.id}`;
-  if (!Number.isSafeInteger(first) || first < limits.minPartSize) {
-    throw new RangeError(
-      `${where}: part size ${first} is below the minimum of ${limits.minPartSize} bytes; raise the part size`,
-    );
-  }
-  if (first > limits.maxPartSize) {
-    throw new RangeError(
-      `${where}: part size ${first} is above the maximum of ${limits.maxPartSize} bytes; lower the part size`,
-    );
-  }
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new RangeError(
-      `${where}: concurrency ${concurrency} must be a whole number from 1 to 64`,
-    );
-  }
-  if (
-    maxObjectSize !== undefined &&
-    (!Number.isSafeInteger(maxObjectSize) || maxObjectSize < 1 ||
-      maxObjectSize > limits.maxObjectSize)
-  ) {
-    throw new RangeError(
-      `${where}: maximum object size ${maxObjectSize} must be a whole number from 1 to ${limits.maxObjectSize}`,
-    );
-  }
+/** What one upload is given; the sizes are checked already. */
+interface _UploadSetup extends UploadShape {
+  /** Where the objects go. */
+  remote: Remote;
+  /** The `.seqn0` key (or the only key). */
+  key: string;
+  /** The bytes. */
+  stream: ReadableStream<Uint8Array>;
+  /** The caller's options. */
+  options: UploadOptions;
 }
 
+/** One upload in progress: reads, hashes and sends parts, and undoes it all on failure. */
 class _Upload {
   readonly #t0 = performance.now();
-  readonly #reader: _StreamReader;
+  readonly #reader: StreamReader;
   readonly #hasher: PartHasher;
-  readonly #pool = new _BufferPool();
-  readonly #budget: _Budget;
-  readonly #sending = new _Slots();
+  readonly #pool = new BufferPool();
+  readonly #budget: Budget;
+  readonly #sending = new Slots();
   /** Objects completed by this upload (deleted again if it fails). */
   readonly #done: { key: string; size: number }[] = [];
   readonly #open = new Set<MultipartUpload>();
@@ -222,19 +149,27 @@ class _Upload {
   #read = 0;
   #parts = 0;
 
-  constructor(
-    readonly remote: Remote,
-    readonly key: string,
-    stream: ReadableStream<Uint8Array>,
-    readonly options: UploadOptions,
-    readonly limits: RemoteLimits,
-    readonly first: number,
-    readonly concurrency: number,
-    readonly objMax: number,
-  ) {
-    this.#reader = new _StreamReader(stream);
-    this.#hasher = createPartHasher({ inline: options.inlineHashing });
-    this.#budget = new _Budget(first * (concurrency + 1));
+  readonly remote: Remote;
+  readonly key: string;
+  readonly options: UploadOptions;
+  readonly limits: RemoteLimits;
+  readonly first: number;
+  readonly concurrency: number;
+  readonly objMax: number;
+
+  constructor(setup: _UploadSetup) {
+    ({
+      remote: this.remote,
+      key: this.key,
+      options: this.options,
+      limits: this.limits,
+      first: this.first,
+      concurrency: this.concurrency,
+      objMax: this.objMax,
+    } = setup);
+    this.#reader = new StreamReader(setup.stream);
+    this.#hasher = createPartHasher({ inline: this.options.inlineHashing });
+    this.#budget = new Budget(this.first * (this.concurrency + 1));
   }
 
   #fail(error: unknown): void {
@@ -292,57 +227,79 @@ class _Upload {
     const firstPart = await this.#readPart(size1);
     const eof = await this.#reader.atEnd();
     this.#check();
-    const alg = this.remote.partChecksum;
     if (eof || firstPart.length === this.objMax) {
-      // The whole object is one part: one PutObject.
-      const { data, digest } = await this.#hasher.part(firstPart, alg);
-      // Listed before the request: a failure after the store kept the
-      // object must still delete it.
-      this.#done.push({ key: objKey, size: data.length });
-      const done = await this.remote.put(objKey, data, {
-        storageClass: this.options.storageClass,
-        checksums: alg ? { [alg]: digest } : undefined,
-      }).catch((e) => this.#refused(e));
-      this.#parts++;
-      this.#release(data);
-      this.#sent += data.length;
-      await this.#verify(objKey, data.length, done.etag);
-      this.#progress(false);
+      await this.#putWhole(objKey, firstPart);
       return !eof;
     }
+    await this.#multipart(objKey, firstPart);
+    return !(await this.#reader.atEnd());
+  }
+
+  /** Sends an object that is one part with one PutObject. */
+  async #putWhole(
+    objKey: string,
+    part: Uint8Array<ArrayBufferLike>,
+  ): Promise<void> {
+    const alg = this.remote.partChecksum;
+    const { data, digest } = await this.#hasher.part(part, alg);
+    // Listed before the request: a failure after the store kept the
+    // object must still delete it.
+    this.#done.push({ key: objKey, size: data.length });
+    const done = await this.remote.put(objKey, data, {
+      storageClass: this.options.storageClass,
+      checksums: alg ? { [alg]: digest } : undefined,
+    }).catch((e) => this.#refused(e));
+    this.#parts++;
+    this.#release(data);
+    this.#sent += data.length;
+    await this.#verify(objKey, data.length, done.etag);
+    this.#progress(false);
+  }
+
+  /** Sends an object as a multipart upload that starts with `firstPart`. */
+  async #multipart(
+    objKey: string,
+    firstPart: Uint8Array<ArrayBufferLike>,
+  ): Promise<void> {
     const mp = await this.remote.createMultipartUpload(objKey, {
       storageClass: this.options.storageClass,
     });
     this.#open.add(mp);
     const receipts: PartReceipt[] = [];
+    const size = await this.#sendParts(mp, firstPart, receipts);
+    await this.#drain();
+    this.#done.push({ key: objKey, size });
+    const completed = await mp.complete(receipts).catch((e) =>
+      this.#refused(e)
+    );
+    this.#open.delete(mp);
+    await this.#verify(objKey, size, completed.etag);
+  }
+
+  /** Reads and launches parts until the object is full or the stream ends; returns its size. */
+  async #sendParts(
+    mp: MultipartUpload,
+    firstPart: Uint8Array<ArrayBufferLike>,
+    receipts: PartReceipt[],
+  ): Promise<number> {
     let offset = 0;
-    let partNumber = 1;
     let part = firstPart;
-    for (;;) {
+    for (let partNumber = 1;; partNumber++) {
       const length = part.length; // the hasher detaches the part's buffer
       this.#launch(mp, partNumber, part, offset, receipts);
       offset += length;
-      partNumber++;
-      if (await this.#reader.atEnd() || offset >= this.objMax) break;
+      if (await this.#reader.atEnd() || offset >= this.objMax) return offset;
       this.#check();
       const size = Math.min(
-        partSizeFor(partNumber, this.first, this.limits),
+        partSizeFor(partNumber + 1, this.first, this.limits),
         this.objMax - offset,
       );
       part = await this.#readPart(size);
       if (part.length === 0) {
         this.#release(part);
-        break;
+        return offset;
       }
     }
-    await this.#drain();
-    this.#done.push({ key: objKey, size: offset });
-    const completed = await mp.complete(receipts).catch((e) =>
-      this.#refused(e)
-    );
-    this.#open.delete(mp);
-    await this.#verify(objKey, offset, completed.etag);
-    return !(await this.#reader.atEnd());
   }
 
   /**
@@ -502,179 +459,5 @@ class _Upload {
       );
     }
     return err;
-  }
-}
-
-/** Reads a byte stream into caller-given buffers, with one chunk of look-ahead. */
-class _StreamReader {
-  readonly #reader:
-    | ReadableStreamDefaultReader<Uint8Array>
-    | ReadableStreamBYOBReader;
-  /** BYOB only: the one buffer reads land in (no allocation per chunk). */
-  #scratch: ArrayBuffer | null = null;
-  #left: Uint8Array | null = null;
-  #ended = false;
-  #cancelled = false;
-  /** The error the input stream raised, if it did. */
-  producerError: unknown;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    // Byte streams (a child's stdout, Deno.stdin) are read into one reused
-    // buffer; each chunk is copied into its part before the next read.
-    let byob: ReadableStreamBYOBReader | null = null;
-    try {
-      byob = stream.getReader({ mode: "byob" });
-    } catch {
-      // not a byte stream
-    }
-    if (byob) this.#scratch = new ArrayBuffer(256 * 1024);
-    this.#reader = byob ?? stream.getReader();
-  }
-
-  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    if (!this.#scratch) {
-      return (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
-    }
-    return (this.#reader as ReadableStreamBYOBReader).read(
-      new Uint8Array(this.#scratch),
-    ).then((r) => {
-      // The read transferred the scratch buffer; keep its new identity.
-      if (r.value) this.#scratch = r.value.buffer as ArrayBuffer;
-      return r as ReadableStreamReadResult<Uint8Array>;
-    });
-  }
-
-  async #pull(): Promise<Uint8Array | null> {
-    if (this.#left) {
-      const c = this.#left;
-      this.#left = null;
-      return c;
-    }
-    while (!this.#ended) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await this.#read();
-      } catch (e) {
-        if (!this.#cancelled) this.producerError = e;
-        throw e;
-      }
-      if (r.done) {
-        this.#ended = true;
-        return null;
-      }
-      if (r.value.length) return r.value;
-    }
-    return null;
-  }
-
-  /** Fills `buf`; returns the bytes written (fewer than its length only at the end). */
-  async fill(buf: Uint8Array): Promise<number> {
-    let n = 0;
-    while (n < buf.length) {
-      const c = await this.#pull();
-      if (!c) break;
-      const take = Math.min(c.length, buf.length - n);
-      buf.set(take === c.length ? c : c.subarray(0, take), n);
-      n += take;
-      if (take < c.length) this.#left = c.subarray(take);
-    }
-    return n;
-  }
-
-  /** True when no byte is left. */
-  async atEnd(): Promise<boolean> {
-    if (this.#left) return false;
-    const c = await this.#pull();
-    if (!c) return true;
-    this.#left = c;
-    return false;
-  }
-
-  cancel(reason: unknown): void {
-    if (this.#cancelled || this.#ended) return;
-    this.#cancelled = true;
-    this.#reader.cancel(reason).catch(() => {});
-  }
-}
-
-/**
- * Part buffers: shared memory, so two hashing threads can read a part at
- * once while it stays usable here; reused by size, so memory does not churn.
- */
-class _BufferPool {
-  #free: ArrayBufferLike[] = [];
-
-  get(size: number): Uint8Array<ArrayBufferLike> {
-    const i = this.#free.findIndex((b) => b.byteLength === size);
-    if (i >= 0) return new Uint8Array(this.#free.splice(i, 1)[0]);
-    return new Uint8Array(new SharedArrayBuffer(size));
-  }
-
-  put(buf: ArrayBufferLike): void {
-    // Keep a few; older sizes are dropped as parts grow.
-    this.#free = this.#free.filter((b) => b.byteLength === buf.byteLength);
-    if (this.#free.length < 4) this.#free.push(buf);
-  }
-}
-
-/** Counts parts being sent; `acquire(width)` waits until fewer than `width` are. */
-class _Slots {
-  #busy = 0;
-  #waiters: { width: number; resolve: () => void }[] = [];
-
-  acquire(width: number): Promise<void> {
-    if (this.#busy < width && this.#waiters.length === 0) {
-      this.#busy++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiters.push({ width, resolve }));
-  }
-
-  release(): void {
-    this.#busy--;
-    while (this.#waiters.length && this.#busy < this.#waiters[0].width) {
-      this.#busy++;
-      this.#waiters.shift()!.resolve();
-    }
-  }
-}
-
-/** A byte budget: at most max(limit, 2 × request) bytes reserved at once. */
-class _Budget {
-  #used = 0;
-  #waiters: { n: number; resolve: () => void; reject: (e: unknown) => void }[] =
-    [];
-  #failed?: { error: unknown };
-
-  constructor(readonly limit: number) {}
-
-  #fits(n: number): boolean {
-    return this.#used === 0 || this.#used + n <= Math.max(this.limit, 2 * n);
-  }
-
-  acquire(n: number): Promise<void> {
-    if (this.#failed) return Promise.reject(this.#failed.error);
-    if (this.#waiters.length === 0 && this.#fits(n)) {
-      this.#used += n;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) =>
-      this.#waiters.push({ n, resolve, reject })
-    );
-  }
-
-  release(n: number): void {
-    this.#used -= n;
-    while (this.#waiters.length && this.#fits(this.#waiters[0].n)) {
-      const w = this.#waiters.shift()!;
-      this.#used += w.n;
-      w.resolve();
-    }
-  }
-
-  fail(error: unknown): void {
-    this.#failed = { error };
-    for (const w of this.#waiters) w.reject(error);
-    this.#waiters = [];
   }
 }

@@ -1,0 +1,251 @@
+/**
+ * Multipart uploads on S3: start (aborting an upload a lost answer may have
+ * opened), parts with their checksums, complete (checked against the parts
+ * sent, and recognised when a retried complete finds it already done), and
+ * abort.
+ *
+ * @module
+ */
+
+import type { S3Context } from "./_s3_client.ts";
+import {
+  bodyChecksum,
+  checkComposite,
+  checkEtag,
+  PAYLOAD_HASH_STEP,
+  payloadHash,
+} from "./_s3_checksums.ts";
+import { RemoteError } from "./errors.ts";
+import type { PartChecksum } from "./providers.ts";
+import type {
+  Checksums,
+  CompletedObject,
+  MultipartUpload,
+  PartReceipt,
+  PutOptions,
+} from "./remote.ts";
+
+/** What a multipart upload needs of its S3 remote. */
+export interface S3Requests {
+  /** The bucket. */
+  readonly bucket: string;
+  /** The remote in messages (`s3://bucket/prefix`). */
+  readonly where: string;
+  /** How part checksums travel. */
+  readonly checksum: PartChecksum;
+  /** The storage class of new objects, when configured. */
+  readonly storageClass?: string;
+  /** Runs one request under the retry policy; `what` names it in errors. */
+  send<T>(
+    what: string,
+    request: (c: S3Context, attempt: number) => Promise<T>,
+  ): Promise<T>;
+}
+
+/** Starts a multipart upload of `key` (stored as `fullKey`, the prefix included). */
+export async function startMultipart(
+  r: S3Requests,
+  key: string,
+  fullKey: string,
+  options: PutOptions,
+): Promise<MultipartUpload> {
+  let retried = false;
+  const created = await r.send(
+    `start multipart upload of ${key}`,
+    ({ sdk, client }, attempt) => {
+      retried ||= attempt > 1;
+      return client.send(
+        new sdk.CreateMultipartUploadCommand({
+          Bucket: r.bucket,
+          Key: fullKey,
+          ContentType: options.contentType ?? "application/octet-stream",
+          StorageClass: storageClassOf(options.storageClass ?? r.storageClass),
+          ChecksumAlgorithm: r.checksum === "sha256" ? "SHA256" : undefined,
+        }),
+      );
+    },
+  );
+  const uploadId = created.UploadId;
+  if (!uploadId) {
+    throw new Error(
+      `start multipart upload of ${key} (${r.where}): the store returned no upload id`,
+    );
+  }
+  // A create whose answer was lost may have opened an upload we never
+  // learnt the id of: abort every other open upload of this exact key.
+  if (retried) await _abortOthers(r, fullKey, uploadId);
+  return new _Upload(r, key, fullKey, uploadId);
+}
+
+/** The SDK's storage class field from ours (empty means the bucket's default). */
+// deno-lint-ignore no-explicit-any
+export function storageClassOf(sc: string | undefined): any {
+  return sc || undefined;
+}
+
+/** An entity tag without its quotes. */
+export function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/^"|"$/g, "");
+}
+
+class _Upload implements MultipartUpload {
+  #aborted = false;
+
+  constructor(
+    readonly r: S3Requests,
+    readonly key: string,
+    readonly fullKey: string,
+    readonly uploadId: string,
+  ) {}
+
+  #id(): { Bucket: string; Key: string; UploadId: string } {
+    return {
+      Bucket: this.r.bucket,
+      Key: this.fullKey,
+      UploadId: this.uploadId,
+    };
+  }
+
+  async uploadPart(
+    partNumber: number,
+    data: Uint8Array,
+    _offset: number,
+    checksums?: Checksums,
+  ): Promise<PartReceipt> {
+    const what = `upload part ${partNumber} of ${this.key}`;
+    const sum = bodyChecksum(this.r.checksum, data, checksums);
+    const out = await this.r.send(what, ({ sdk, client }) => {
+      const command = new sdk.UploadPartCommand({
+        ...this.#id(),
+        PartNumber: partNumber,
+        ...sum.fields,
+      });
+      command.middlewareStack.add(payloadHash(sum.hash), PAYLOAD_HASH_STEP);
+      return client.send(command);
+    });
+    const etag = unquote(out.ETag);
+    if (!etag) {
+      throw new Error(`${what} (${this.r.where}): the store returned no ETag`);
+    }
+    checkEtag(`${what} (${this.r.where})`, etag, sum.md5);
+    return {
+      partNumber,
+      etag,
+      size: data.length,
+      md5: sum.md5,
+      checksumSha256: sum.fields.ChecksumSHA256,
+    };
+  }
+
+  async complete(parts: PartReceipt[]): Promise<CompletedObject> {
+    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    const what = `complete multipart upload of ${this.key}`;
+    const out = await this.r.send(
+      what,
+      (c, attempt) => this.#complete(c, attempt, sorted),
+    );
+    const etag = unquote(out.ETag);
+    checkComposite(
+      `${what} (${this.r.where})`,
+      sorted,
+      etag,
+      out.ChecksumSHA256,
+    );
+    return {
+      key: this.key,
+      size: sorted.reduce((s, p) => s + p.size, 0),
+      etag,
+    };
+  }
+
+  async #complete(
+    { sdk, client }: S3Context,
+    attempt: number,
+    sorted: PartReceipt[],
+  ): Promise<{ ETag?: string; ChecksumSHA256?: string }> {
+    try {
+      return await client.send(
+        new sdk.CompleteMultipartUploadCommand({
+          ...this.#id(),
+          MultipartUpload: {
+            Parts: sorted.map((p) => ({
+              PartNumber: p.partNumber,
+              ETag: `"${p.etag}"`,
+              ChecksumSHA256: p.checksumSha256,
+            })),
+          },
+        }),
+      );
+    } catch (e) {
+      // A retried complete whose first answer was lost: the upload is gone
+      // because it completed. The object's tag tells.
+      if (attempt > 1 && (e as { name?: string })?.name === "NoSuchUpload") {
+        return await client.send(
+          new sdk.HeadObjectCommand({
+            Bucket: this.r.bucket,
+            Key: this.fullKey,
+          }),
+        );
+      }
+      throw e;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#aborted) return;
+    await _abort(
+      this.r,
+      this.fullKey,
+      this.uploadId,
+      `abort multipart upload of ${this.key}`,
+    );
+    this.#aborted = true;
+  }
+}
+
+/** Aborts one upload; one already gone is fine. */
+async function _abort(
+  r: S3Requests,
+  fullKey: string,
+  uploadId: string,
+  what: string,
+): Promise<void> {
+  try {
+    await r.send(what, ({ sdk, client }) =>
+      client.send(
+        new sdk.AbortMultipartUploadCommand({
+          Bucket: r.bucket,
+          Key: fullKey,
+          UploadId: uploadId,
+        }),
+      ));
+  } catch (e) {
+    if (!(e instanceof RemoteError && e.status === 404)) throw e;
+  }
+}
+
+async function _abortOthers(
+  r: S3Requests,
+  fullKey: string,
+  keep: string,
+): Promise<void> {
+  const out = await r.send(
+    `list multipart uploads of ${fullKey}`,
+    ({ sdk, client }) =>
+      client.send(
+        new sdk.ListMultipartUploadsCommand({
+          Bucket: r.bucket,
+          Prefix: fullKey,
+        }),
+      ),
+  );
+  for (const u of out.Uploads ?? []) {
+    if (u.Key !== fullKey || !u.UploadId || u.UploadId === keep) continue;
+    await _abort(
+      r,
+      fullKey,
+      u.UploadId,
+      `abort stray multipart upload of ${fullKey}`,
+    );
+  }
+}

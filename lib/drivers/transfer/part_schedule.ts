@@ -1,0 +1,132 @@
+/**
+ * The part-size schedule of uploads: the first 1,000 parts have the
+ * configured size, and the size doubles every 1,000 parts after that, up to
+ * the provider's largest part (providers that need equal parts keep one
+ * size); and what that schedule implies for object sizes and memory.
+ *
+ * @module
+ */
+
+import type { Remote, RemoteLimits } from "../remote/remote.ts";
+
+/** Parts per step of the part-size schedule. */
+export const PARTS_PER_STEP = 1000;
+
+/** Size of part `partNumber` (1-based) under the growth rule of the module doc. */
+export function partSizeFor(
+  partNumber: number,
+  firstPartSize: number,
+  limits: Pick<RemoteLimits, "maxPartSize" | "equalParts">,
+): number {
+  if (limits.equalParts) return firstPartSize;
+  const step = Math.floor((partNumber - 1) / PARTS_PER_STEP);
+  return Math.min(limits.maxPartSize, firstPartSize * 2 ** Math.min(step, 40));
+}
+
+/** Largest object the schedule reaches within the provider's part count and object limits. */
+export function objectCapacity(
+  firstPartSize: number,
+  limits: Pick<
+    RemoteLimits,
+    "maxPartSize" | "equalParts" | "maxParts" | "maxObjectSize"
+  >,
+): number {
+  if (limits.maxParts >= Number.MAX_SAFE_INTEGER / firstPartSize) {
+    return limits.maxObjectSize;
+  }
+  let total = 0;
+  for (let n = 1; n <= limits.maxParts; n++) {
+    total += partSizeFor(n, firstPartSize, limits);
+    if (total >= limits.maxObjectSize) return limits.maxObjectSize;
+  }
+  return total;
+}
+
+/** Most bytes of parts held at once when parts are `partSize` long (see the module doc). */
+export function memoryBound(
+  firstPartSize: number,
+  concurrency: number,
+  partSize = firstPartSize,
+): number {
+  return Math.max(firstPartSize * (concurrency + 1), 2 * partSize);
+}
+
+/** The sizes one upload works with. */
+export interface UploadShape {
+  /** The remote's limits with the caller's overrides. */
+  limits: RemoteLimits;
+  /** Size of the first parts. */
+  first: number;
+  /** Parts sent at once. */
+  concurrency: number;
+  /** Largest object the schedule reaches. */
+  objMax: number;
+}
+
+/** The caller's size options over the remote's limits; a RangeError names a value out of range. */
+export function uploadShape(
+  remote: Pick<Remote, "id" | "limits">,
+  options: {
+    partSize?: number;
+    concurrency?: number;
+    maxObjectSize?: number;
+    maxPartSize?: number;
+    equalParts?: boolean;
+  },
+): UploadShape {
+  const limits: RemoteLimits = {
+    ...remote.limits,
+    equalParts: options.equalParts ?? remote.limits.equalParts,
+    maxPartSize: Math.min(
+      remote.limits.maxPartSize,
+      options.maxPartSize ?? Infinity,
+    ),
+  };
+  const first = options.partSize ?? limits.partSize;
+  const concurrency = options.concurrency ?? limits.concurrency;
+  _check(
+    `remote ${remote.id}`,
+    first,
+    concurrency,
+    limits,
+    options.maxObjectSize,
+  );
+  const objMax = objectCapacity(first, {
+    ...limits,
+    maxObjectSize: options.maxObjectSize ?? limits.maxObjectSize,
+  });
+  return { limits, first, concurrency, objMax };
+}
+
+function _check(
+  where: string,
+  first: number,
+  concurrency: number,
+  limits: RemoteLimits,
+  maxObjectSize: number | undefined,
+): void {
+  if (!Number.isSafeInteger(first) || first < limits.minPartSize) {
+    throw new RangeError(
+      `${where}: part size ${first} is below the minimum of ${limits.minPartSize} bytes; raise the part size`,
+    );
+  }
+  if (first > limits.maxPartSize) {
+    throw new RangeError(
+      `${where}: part size ${first} is above the maximum of ${limits.maxPartSize} bytes; lower the part size`,
+    );
+  }
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new RangeError(
+      `${where}: concurrency ${concurrency} must be a whole number from 1 to 64`,
+    );
+  }
+  if (
+    maxObjectSize !== undefined &&
+    (!Number.isSafeInteger(maxObjectSize) || maxObjectSize < 1 ||
+      maxObjectSize > limits.maxObjectSize)
+  ) {
+    throw new RangeError(
+      `${where}: maximum object size ${maxObjectSize} must be a whole number from 1 to ${limits.maxObjectSize}`,
+    );
+  }
+}
