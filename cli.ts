@@ -10,6 +10,7 @@ import { parseCommandLine, UsageError } from "./lib/app/cli/args.ts";
 import { HANDLERS } from "./lib/app/cli/handlers.ts";
 import { commandUsage, globalUsage } from "./lib/app/cli/usage.ts";
 import { VERSION } from "./lib/app/cli/version.ts";
+import { ConfigError } from "./lib/app/config/error.ts";
 import { consoleOutput, type Output } from "./lib/app/output.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
 
@@ -24,33 +25,56 @@ export async function main(
   args: string[],
   out: Output = consoleOutput(),
 ): Promise<number> {
+  let line;
   try {
-    const line = parseCommandLine(args);
-    switch (line.kind) {
-      case "usage":
-        out.error(globalUsage());
-        return 2;
-      case "version":
-        out.print(`snap2s3 ${VERSION}`);
-        return 0;
-      case "help":
-        out.print(line.command ? commandUsage(line.command) : globalUsage());
-        return 0;
-      case "run": {
-        const handler = HANDLERS[line.args.command.name];
-        if (!handler) {
-          throw new Error(`internal: no handler for ${line.args.command.name}`);
-        }
+    line = parseCommandLine(args);
+  } catch (e) {
+    const code = _exitCode(e, out);
+    if (args.includes("--json")) _jsonFailure(out, args[0], code, e);
+    return code;
+  }
+  switch (line.kind) {
+    case "usage":
+      out.error(globalUsage());
+      return 2;
+    case "version":
+      out.print(`snap2s3 ${VERSION}`);
+      return 0;
+    case "help":
+      out.print(line.command ? commandUsage(line.command) : globalUsage());
+      return 0;
+    case "run": {
+      const name = line.args.command.name;
+      try {
+        const handler = HANDLERS[name];
+        if (!handler) throw new Error(`internal: no handler for ${name}`);
         return await handler(line.args, out);
+      } catch (e) {
+        const code = _exitCode(e, out);
+        if (line.args.given("json")) _jsonFailure(out, name, code, e);
+        return code;
       }
     }
-  } catch (e) {
-    return await _exitCode(e, out);
   }
 }
 
+/** --json promises one object on stdout, failures included. */
+function _jsonFailure(
+  out: Output,
+  command: string | undefined,
+  exitCode: number,
+  e: unknown,
+): void {
+  out.print(JSON.stringify({
+    command: command ?? null,
+    ok: false,
+    exitCode,
+    error: e instanceof Error ? e.message : String(e),
+  }));
+}
+
 /** Prints the error as one line and picks its exit code. */
-async function _exitCode(e: unknown, out: Output): Promise<number> {
+function _exitCode(e: unknown, out: Output): number {
   if (e instanceof UsageError) {
     out.error(
       e.command
@@ -64,8 +88,6 @@ async function _exitCode(e: unknown, out: Output): Promise<number> {
     out.error(`snap2s3: ${hint}`);
     return 2;
   }
-  // Loaded already when the config was: it is where a ConfigError comes from.
-  const { ConfigError } = await import("./lib/app/config/error.ts");
   if (e instanceof ConfigError) {
     out.error(`snap2s3: ${e.message}`);
     return 2;

@@ -45,15 +45,19 @@ export { parseBtrfs2s3Yaml } from "./lib/app/config/yaml.ts";
 // Operations.
 export { update } from "./lib/app/commands/update.ts";
 export type { UpdateOptions, UpdateResult } from "./lib/app/commands/update.ts";
+export type { UploadRecord } from "./lib/app/world.ts";
+export type { RetryInfo } from "./lib/drivers/remote/retry.ts";
 export type { ExecuteReport } from "./lib/core/plan/executor.ts";
 export { restore } from "./lib/app/commands/restore.ts";
 export type {
+  ReceivedBackup,
   RestoreOptions,
   RestoreResult,
 } from "./lib/app/commands/restore.ts";
 export { listBackups } from "./lib/app/commands/list_backups.ts";
 export type {
   BackupListing,
+  ListBackupsOptions,
   ListedBackup,
 } from "./lib/app/commands/list_backups.ts";
 export type { Output } from "./lib/app/output.ts";

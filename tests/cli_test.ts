@@ -10,7 +10,8 @@ import { main } from "../cli.ts";
 import { encodeKey } from "../mod.ts";
 import { COMMANDS } from "../lib/app/cli/commands_table.ts";
 import { HANDLERS } from "../lib/app/cli/handlers.ts";
-import { memoryOutput } from "../lib/app/output.ts";
+import { logTime, memoryOutput, modeOutput } from "../lib/app/output.ts";
+import { describeRetry } from "../lib/app/remotes.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -187,6 +188,85 @@ Deno.test({
           assert.equal(listing.sources[0].backups[0].parent, null);
           const text = await cli(["list-backups", path, "usb"]);
           assert.match(text.stdout, /1 backup\(s\), 1 full/);
+        },
+      );
+      await t.step(
+        "update --force --json prints one JSON object on stdout and the log on stderr, by short names",
+        async () => {
+          await Deno.writeTextFile(`${data}/more.txt`, "more\n");
+          const r = await cli(["update", "--force", "--json", path]);
+          assert.equal(r.code, 0, r.stderr);
+          const j = JSON.parse(r.stdout);
+          assert.equal(j.command, "update");
+          assert.equal(j.ok, true);
+          assert.equal(j.exitCode, 0);
+          assert.equal(j.executed, true);
+          assert.equal(j.error, null);
+          assert.equal(j.created.length, 1);
+          assert.match(j.created[0], /^data\.\d{4}-\d\d-\d\dT/);
+          assert.ok(j.uploaded.length >= 1);
+          assert.ok(j.bytesUploaded > 0);
+          assert.equal(j.bytesUploaded, j.uploaded[0].bytes);
+          assert.equal(typeof j.durationMs, "number");
+          assert.equal(j.planned.uploads, j.uploaded.length);
+          assert.match(r.stderr, /created snapshot data\.\S+$/m);
+          assert.match(r.stderr, /uploading data\.\S+ to usb \(/);
+          // Without --verbose the 200-character key and full paths stay out of the log lines.
+          const log = r.stderr.split("\n").filter((l) =>
+            /^\d{4}-\d\d-\d\dT\S+ /.test(l)
+          );
+          assert.ok(log.length >= 3, r.stderr);
+          for (const l of log) {
+            assert.ok(!l.includes(j.uploaded[0].key), l);
+            assert.ok(!l.includes(snaps), l);
+          }
+        },
+      );
+      await t.step(
+        "update --quiet prints nothing on an idle run; --verbose names the key",
+        async () => {
+          const idle = await cli(["update", "--force", "--quiet", path]);
+          assert.equal(idle.code, 0, idle.stderr);
+          assert.equal(idle.stdout, "");
+          assert.equal(idle.stderr, "");
+          await Deno.writeTextFile(`${data}/again.txt`, "again\n");
+          const v = await cli(["update", "--force", "--verbose", path]);
+          assert.equal(v.code, 0, v.stderr);
+          const uploaded = (await cli(["list-backups", path, "usb", "--json"]))
+            .stdout;
+          const keys = JSON.parse(uploaded).sources[0].backups.map((
+            b: { key: string },
+          ) => b.key);
+          assert.ok(
+            keys.some((k: string) => v.stdout.includes(`key ${k}`)),
+            v.stdout,
+          );
+          assert.match(v.stdout, /uploaded data\.\S+: .* sha256 [0-9a-f]{64}/);
+        },
+      );
+      await t.step(
+        "restore --json prints one JSON object with what was received",
+        async () => {
+          const dest = `${fs.mountPoint}/restored`;
+          await Deno.mkdir(dest);
+          const r = await cli(["restore", path, dest, "usb", "--json"]);
+          assert.equal(r.code, 0, r.stderr);
+          const j = JSON.parse(r.stdout);
+          assert.equal(j.command, "restore");
+          assert.equal(j.ok, true);
+          assert.ok(j.received.length >= 1);
+          assert.equal(
+            j.bytes,
+            j.received.reduce(
+              (n: number, b: { bytes: number }) => n + b.bytes,
+              0,
+            ),
+          );
+          assert.ok(j.received.every((b: { verified: boolean }) => b.verified));
+          assert.match(r.stderr, /receiving data\.\S+ from usb \(full\)/);
+          const again = await cli(["restore", path, dest, "usb", "--quiet"]);
+          assert.equal(again.code, 0, again.stderr);
+          assert.equal(again.stdout + again.stderr, "");
         },
       );
       await t.step(
@@ -375,4 +455,54 @@ Deno.test("an unknown remote id is bad input: list-backups and restore exit 2, n
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--json failures are one JSON object too, with the exit code", async () => {
+  for (
+    const [args, code] of [
+      [["update", "--json", "--bogus", "p.ts"], 2],
+      [["update", "--json", "/nonexistent/policy.ts"], 2],
+    ] as const
+  ) {
+    const r = await inProcess([...args]);
+    assert.equal(r.code, code, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.ok, false);
+    assert.equal(j.exitCode, code);
+    assert.equal(typeof j.error, "string");
+    assert.ok(r.stderr.length > 0);
+  }
+});
+
+Deno.test("log lines are stamped in the config's zone when not on a terminal", () => {
+  assert.equal(logTime(0, "UTC"), "1970-01-01T00:00:00.000Z");
+  assert.equal(logTime(0, "Asia/Kolkata"), "1970-01-01T05:30:00.000+05:30");
+  const base = memoryOutput();
+  modeOutput(base, { timeZone: "Asia/Kolkata" }).log("hello");
+  assert.match(base.stdout[0], /^\d{4}-\d\d-\d\dT[\d:.]+\+05:30 hello$/);
+  const json = memoryOutput();
+  const shaped = modeOutput(json, { json: true });
+  shaped.print("plan");
+  shaped.log("action");
+  assert.deepEqual(json.stdout, []);
+  assert.equal(json.stderr.length, 2);
+  const quiet = memoryOutput();
+  const q = modeOutput(quiet, { quiet: true });
+  q.print("plan");
+  q.log("action");
+  q.error("warning: x");
+  assert.deepEqual(quiet.lines, ["warning: x"]);
+});
+
+Deno.test("a retry line names the remote, the request, the attempt, the reason and the wait", () => {
+  const line = describeRetry("aws", {
+    what: "put k",
+    attempt: 2,
+    delayMs: 400,
+    error: new TypeError("error sending request: connection reset\nmore"),
+  });
+  assert.equal(
+    line,
+    "retry aws: put k: attempt 2 failed (TypeError: error sending request: connection reset); next in 0.4 s",
+  );
 });

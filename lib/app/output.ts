@@ -30,8 +30,34 @@ export interface Output {
 
 const _enc = new TextEncoder();
 
+/**
+ * The time at the start of a log line: milliseconds and the zone's offset
+ * (`Z` in UTC), so the log reads in the same zone as the plan.
+ *
+ * @param ms The time, in ms since the epoch.
+ * @param timeZone IANA zone (default UTC).
+ * @returns E.g. `2024-05-01T14:00:00.123+02:00`.
+ */
+export function logTime(ms: number, timeZone = "UTC"): string {
+  if (timeZone === "UTC" || timeZone === "Etc/UTC") {
+    return new Date(ms).toISOString();
+  }
+  return Temporal.Instant.fromEpochMilliseconds(ms).toString({
+    timeZone,
+    fractionalSecondDigits: 3,
+  });
+}
+
+/** Options of {@linkcode consoleOutput}. */
+export interface ConsoleOutputOptions {
+  /** Draw progress and leave lines unstamped (default: whether stdout is a terminal). */
+  interactive?: boolean;
+  /** Zone of the log lines' timestamps (default UTC). */
+  timeZone?: string;
+}
+
 /** The process's output: stdout/stderr, terminal-aware. */
-export function consoleOutput(options: { interactive?: boolean } = {}): Output {
+export function consoleOutput(options: ConsoleOutputOptions = {}): Output {
   const interactive = options.interactive ?? Deno.stdout.isTerminal();
   let drawn = false;
   const clear = () => {
@@ -46,7 +72,9 @@ export function consoleOutput(options: { interactive?: boolean } = {}): Output {
     },
     log(line) {
       clear();
-      console.log(interactive ? line : `${new Date().toISOString()} ${line}`);
+      console.log(
+        interactive ? line : `${logTime(Date.now(), options.timeZone)} ${line}`,
+      );
     },
     error(line) {
       clear();
@@ -66,6 +94,46 @@ export function consoleOutput(options: { interactive?: boolean } = {}): Output {
       drawn = true;
     },
     endProgress: clear,
+  };
+}
+
+/** How the command line shapes its output: see {@linkcode modeOutput}. */
+export interface OutputMode {
+  /** stdout holds only the command's JSON object: every human line goes to stderr. */
+  json?: boolean;
+  /** Nothing but warnings and errors. */
+  quiet?: boolean;
+  /** Zone of the log lines' timestamps (the config's). */
+  timeZone?: string;
+}
+
+/**
+ * `base` shaped by a mode: with `json`, lines that would go to stdout go to
+ * stderr and no progress is drawn; with `quiet`, only `error` lines remain.
+ * Log lines are stamped in `mode.timeZone` when not interactive.
+ *
+ * @param base Where lines end up.
+ * @param mode The flags.
+ * @returns The shaped output.
+ */
+export function modeOutput(base: Output, mode: OutputMode): Output {
+  const none = () => {};
+  const human = mode.json
+    ? (l: string) => base.error(l)
+    : (l: string) => base.print(l);
+  return {
+    interactive: base.interactive,
+    print: mode.quiet ? none : human,
+    log: mode.quiet ? none : (l) =>
+      human(
+        base.interactive ? l : `${logTime(Date.now(), mode.timeZone)} ${l}`,
+      ),
+    error: (l) => base.error(l),
+    progress: mode.quiet || mode.json
+      ? none
+      : (label, bytes, elapsedMs, total) =>
+        base.progress(label, bytes, elapsedMs, total),
+    endProgress: () => base.endProgress(),
   };
 }
 

@@ -9,10 +9,21 @@ import type { Remote as RemoteConfig } from "../core/config_types.ts";
 import { groupListing, type ListingGroups } from "../core/keys.ts";
 import { localDirRemote } from "../drivers/remote/local_dir.ts";
 import type { Remote } from "../drivers/remote/remote.ts";
+import type { RetryInfo } from "../drivers/remote/retry.ts";
 import { s3Remote } from "../drivers/remote/s3.ts";
 
+/** Options of {@linkcode openRemote} and {@linkcode RemoteSet}. */
+export interface OpenRemoteOptions {
+  /** Told before each retry of a request (S3 remotes; a local directory does not retry). */
+  onRetry?: (remoteId: string, info: RetryInfo) => void;
+}
+
 /** Opens one configured remote (the S3 SDK loads on its first request). */
-export function openRemote(config: RemoteConfig): Remote {
+export function openRemote(
+  config: RemoteConfig,
+  options: OpenRemoteOptions = {},
+): Remote {
+  const onRetry = options.onRetry;
   if (config.kind === "local") {
     return localDirRemote({ id: config.id, path: config.path });
   }
@@ -36,7 +47,28 @@ export function openRemote(config: RemoteConfig): Remote {
       ? undefined
       : config.partSizeMiB * MiB,
     concurrency: config.concurrency,
+    retry: onRetry
+      ? { onRetry: (info) => onRetry(config.id, info) }
+      : undefined,
   });
+}
+
+/**
+ * One log line about a retry: which remote and request, the attempt, the
+ * reason and the wait.
+ *
+ * @param remoteId The remote's id.
+ * @param info What the retry policy told.
+ * @returns E.g. `retry usb: put k: attempt 1 failed (ECONNRESET: ...); next in 0.2 s`.
+ */
+export function describeRetry(remoteId: string, info: RetryInfo): string {
+  const e = info.error;
+  const reason = e instanceof Error
+    ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message.split("\n")[0]}`
+    : String(e);
+  return `retry ${remoteId}: ${info.what}: attempt ${info.attempt} failed (${reason}); next in ${
+    (info.delayMs / 1000).toFixed(1)
+  } s`;
 }
 
 /** The remotes of a config by id, opened lazily and listed at most once. */
@@ -44,9 +76,18 @@ export class RemoteSet {
   readonly #configs: Map<string, RemoteConfig>;
   readonly #open = new Map<string, Remote>();
   readonly #listings = new Map<string, Promise<ListingGroups>>();
+  readonly #options: OpenRemoteOptions;
 
-  constructor(configs: readonly RemoteConfig[]) {
+  /**
+   * @param configs The config's remotes.
+   * @param options Passed to {@linkcode openRemote}.
+   */
+  constructor(
+    configs: readonly RemoteConfig[],
+    options: OpenRemoteOptions = {},
+  ) {
     this.#configs = new Map(configs.map((r) => [r.id, r]));
+    this.#options = options;
   }
 
   /** The remote with this id; throws naming the defined ids when there is none. */
@@ -61,7 +102,7 @@ export class RemoteSet {
         }`,
       );
     }
-    remote = openRemote(config);
+    remote = openRemote(config, this.#options);
     this.#open.set(id, remote);
     return remote;
   }

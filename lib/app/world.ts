@@ -25,18 +25,46 @@ import { formatSize } from "../core/format.ts";
 import type { Output } from "./output.ts";
 import type { RemoteSet } from "./remotes.ts";
 
+/** One backup uploaded, as {@linkcode WorldOptions.onUploaded} reports it. */
+export interface UploadRecord {
+  /** The remote's id. */
+  remote: string;
+  /** The `.seqn0` key. */
+  key: string;
+  /** The snapshot's name. */
+  snapshot: string;
+  /** Bytes stored (after the pipe stages). */
+  bytes: number;
+  /** Objects stored (more than one past the provider's object size limit). */
+  objects: number;
+  /** SHA-256 of the whole stream, as the manifest records it. */
+  sha256: string;
+  /** From the start of `btrfs send` to the last object stored. */
+  durationMs: number;
+}
+
+/** Options of {@linkcode executorWorld}. */
+export interface WorldOptions {
+  /** Log lines carry full paths and keys. */
+  verbose?: boolean;
+  /** Told after each upload. */
+  onUploaded?: (upload: UploadRecord) => void;
+}
+
 /**
  * The {@linkcode ExecutorWorld} of a config: its sources on btrfs, its remotes.
  *
  * @param config A validated config.
  * @param remotes The config's remotes.
  * @param out Where action lines and progress go.
+ * @param options Verbosity and an upload callback.
  * @returns The world for `executePlan`.
  */
 export function executorWorld(
   config: Config,
   remotes: RemoteSet,
   out: Output,
+  options: WorldOptions = {},
 ): ExecutorWorld {
   const sourceOf = (path: string) => {
     const found = config.sources.find((s) => resolve(s.path) === resolve(path));
@@ -62,6 +90,7 @@ export function executorWorld(
     },
     async upload(source, upload, key) {
       const up = uploadConfig(source.path, upload.remoteId);
+      const started = performance.now();
       const remote = remotes.get(upload.remoteId);
       const stream = pipeThrough(
         await send(
@@ -76,11 +105,22 @@ export function executorWorld(
         onProgress: (p) => out.progress(label, p.bytes, p.elapsedMs),
       });
       out.endProgress();
+      const durationMs = Math.round(performance.now() - started);
       out.log(
-        `uploaded ${
-          formatSize(result.size)
-        } in ${result.objects.length} object(s), sha256 ${result.sha256}`,
+        `uploaded ${label}: ${formatSize(result.size)} in ${
+          (durationMs / 1000).toFixed(1)
+        } s, ${result.objects.length} object(s)` +
+          (options.verbose ? `, sha256 ${result.sha256}` : ""),
       );
+      options.onUploaded?.({
+        remote: upload.remoteId,
+        key,
+        snapshot: label,
+        bytes: result.size,
+        objects: result.objects.length,
+        sha256: result.sha256,
+        durationMs,
+      });
     },
     async destroy(snapshot) {
       await destroySnapshot(snapshot.path, { uuid: snapshot.uuid });
@@ -115,6 +155,7 @@ export function executorWorld(
         suffixes,
       }, config.timezone);
     },
-    log: (line) => out.log(line),
+    log: (line, detail) =>
+      out.log(options.verbose && detail ? `${line}: ${detail}` : line),
   };
 }

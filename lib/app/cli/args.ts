@@ -6,7 +6,7 @@
  * @module
  */
 
-import { closest } from "../../core/spelling.ts";
+import { closestSpelling as closest } from "../config/suggest.ts";
 import {
   COMMANDS,
   type CommandSpec,
@@ -65,6 +65,11 @@ export class ParsedArgs {
     const v = this.positional(name);
     if (v === undefined) throw new Error(`internal: <${name}> is optional`);
     return v;
+  }
+
+  /** Whether a flag was given (false for a flag the command does not have). */
+  given(name: string): boolean {
+    return this.#flags.has(name);
   }
 
   /** Whether a boolean flag was given. */

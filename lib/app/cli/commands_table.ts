@@ -60,6 +60,31 @@ export const HELP_FLAG: FlagSpec = {
   help: "show this help and exit",
 };
 
+/** `--json`: one JSON object on stdout, human lines on stderr. */
+const _JSON: FlagSpec = {
+  name: "json",
+  kind: "boolean",
+  help:
+    "print one JSON object on stdout (what was done, counts, bytes, durations, errors); human lines go to stderr",
+};
+
+/** `-q`, `--quiet`: for cron. */
+const _QUIET: FlagSpec = {
+  name: "quiet",
+  short: "q",
+  kind: "boolean",
+  help: "print nothing on success (warnings and errors still go to stderr)",
+};
+
+/** `-v`, `--verbose`: keys and retries. */
+const _VERBOSE: FlagSpec = {
+  name: "verbose",
+  short: "v",
+  kind: "boolean",
+  help:
+    "name backups by their full key and snapshots by path; a line per retried request with its reason",
+};
+
 /** Every command, in the order the global usage lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -79,10 +104,15 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "carry the plan out without asking (needed when not on a terminal)",
       },
+      _JSON,
+      _QUIET,
+      _VERBOSE,
     ],
     examples: [
       "update /etc/snap2s3/policy.ts --pretend",
       "update /etc/snap2s3/policy.ts --force",
+      "update /etc/snap2s3/policy.ts --force --quiet   # for cron: mail only on trouble",
+      "update /etc/snap2s3/policy.ts --force --json > last-run.json",
     ],
   },
   {
@@ -115,6 +145,9 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           'undo a btrfs2s3 pipe_through instead of the key suffixes, e.g. "zstd -d" (repeat for several)',
       },
+      _JSON,
+      _QUIET,
+      _VERBOSE,
     ],
     examples: [
       "restore /etc/snap2s3/policy.ts /mnt/restore usb",
@@ -135,6 +168,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         kind: "boolean",
         help: "print the listing as one JSON object",
       },
+      _VERBOSE,
     ],
     examples: ["list-backups /etc/snap2s3/policy.ts usb"],
   },
@@ -213,4 +247,6 @@ export const EXIT_CODES: readonly [code: string, meaning: string][] = [
   ["0", "done, or nothing to do"],
   ["1", "failed, or refused (not confirmed, or no --force without a terminal)"],
   ["2", "bad input: arguments, config, unknown remote, missing permission"],
+  ["75", "try again later: another run holds the lock"],
+  ["130/143", "interrupted by SIGINT/SIGTERM"],
 ];

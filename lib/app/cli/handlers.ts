@@ -8,8 +8,10 @@
  */
 
 import type { Config } from "../../core/config_types.ts";
-import { closest } from "../../core/spelling.ts";
-import type { Output } from "../output.ts";
+import { closestSpelling as closest } from "../config/suggest.ts";
+import type { UpdateResult } from "../commands/update.ts";
+import { modeOutput, type Output } from "../output.ts";
+import { describeRetry } from "../remotes.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
 
 /** Runs one command; returns the exit code. */
@@ -41,15 +43,27 @@ function _checkRemote(config: Config, id: string, command: string): void {
   );
 }
 
-async function _update(args: ParsedArgs, out: Output): Promise<number> {
+/** The output shaped by --json and --quiet, stamped in the config's zone. */
+function _shaped(args: ParsedArgs, base: Output, config: Config): Output {
+  return modeOutput(base, {
+    json: args.boolean("json"),
+    quiet: args.given("quiet"),
+    timeZone: config.timezone,
+  });
+}
+
+async function _update(args: ParsedArgs, base: Output): Promise<number> {
   const config = await _config(args);
+  const out = _shaped(args, base, config);
+  const json = args.boolean("json");
   const { update } = await import("../commands/update.ts");
   const interactive = Deno.stdin.isTerminal();
   const result = await update(config, {
     force: args.boolean("force"),
     pretend: args.boolean("pretend"),
+    verbose: args.boolean("verbose"),
     output: out,
-    color: out.interactive && !Deno.noColor,
+    color: base.interactive && !json && !Deno.noColor,
     confirm: () => {
       if (!interactive) {
         out.error(
@@ -60,18 +74,67 @@ async function _update(args: ParsedArgs, out: Output): Promise<number> {
       return Promise.resolve(globalThis.confirm("continue?"));
     },
   });
-  out.log(result.summary);
-  return result.ok ? 0 : 1;
+  const code = result.ok ? 0 : 1;
+  if (result.ok) out.log(result.summary);
+  else out.error(result.summary);
+  if (json) base.print(JSON.stringify(updateJson(result, code)));
+  return code;
 }
 
-async function _restore(args: ParsedArgs, out: Output): Promise<number> {
+/**
+ * The `update --json` object.
+ *
+ * @param r What the update did.
+ * @param exitCode The exit code it ends with.
+ * @returns Plain data for `JSON.stringify`.
+ */
+export function updateJson(r: UpdateResult, exitCode: number): object {
+  const report = r.report;
+  const planned = {
+    snapshots: 0,
+    renames: 0,
+    uploads: 0,
+    destroys: 0,
+    deletes: 0,
+  };
+  for (const s of r.plan.sources) {
+    if (s.createSnapshot) planned.snapshots++;
+    planned.renames += s.renames.length;
+    planned.uploads += s.uploads.length;
+    planned.destroys += s.destroys.length;
+    planned.deletes += s.deletes.length;
+  }
+  return {
+    command: "update",
+    ok: r.ok,
+    exitCode,
+    executed: r.executed,
+    summary: r.summary,
+    durationMs: r.durationMs,
+    planned,
+    created:
+      report?.created.map((s) => s.path.slice(s.path.lastIndexOf("/") + 1)) ??
+        [],
+    renamed: report?.renamed ?? 0,
+    uploaded: r.uploads,
+    bytesUploaded: r.uploads.reduce((n, u) => n + u.bytes, 0),
+    destroyed: report?.destroyed ?? 0,
+    deleted: report?.deleted ?? 0,
+    warnings: r.warnings,
+    error: report?.error?.message ?? null,
+  };
+}
+
+async function _restore(args: ParsedArgs, base: Output): Promise<number> {
   const config = await _config(args);
+  const out = _shaped(args, base, config);
   const remote = args.required("remote");
   _checkRemote(config, remote, "restore");
   const { restore } = await import("../commands/restore.ts");
   const pipe = args.strings("pipe-through");
+  const dest = args.required("dest");
   const result = await restore(config, {
-    dest: args.required("dest"),
+    dest,
     remote,
     uuid: args.positional("uuid"),
     verify: !args.boolean("no-verify"),
@@ -79,6 +142,7 @@ async function _restore(args: ParsedArgs, out: Output): Promise<number> {
       ? pipe.map((p) => p.split(/\s+/).filter(Boolean))
       : undefined,
     output: out,
+    verbose: args.boolean("verbose"),
   });
   out.log(
     `restored ${result.received.length} snapshot(s), ${result.skipped} already there` +
@@ -86,18 +150,37 @@ async function _restore(args: ParsedArgs, out: Output): Promise<number> {
         ? `, ${result.unverified} without a checksum to verify`
         : ""),
   );
+  if (args.boolean("json")) {
+    base.print(JSON.stringify({
+      command: "restore",
+      ok: true,
+      exitCode: 0,
+      remote,
+      dest,
+      durationMs: result.durationMs,
+      received: result.backups,
+      skipped: result.skipped,
+      unverified: result.unverified,
+      bytes: result.bytes,
+      error: null,
+    }));
+  }
   return 0;
 }
 
-async function _listBackups(args: ParsedArgs, out: Output): Promise<number> {
+async function _listBackups(args: ParsedArgs, base: Output): Promise<number> {
   const config = await _config(args);
   const remote = args.required("remote");
   _checkRemote(config, remote, "list-backups");
   const { listBackups, renderBackupListing } = await import(
     "../commands/list_backups.ts"
   );
-  const listing = await listBackups(config, remote);
-  out.print(
+  const listing = await listBackups(config, remote, {
+    onRetry: args.boolean("verbose")
+      ? (id, info) => base.error(describeRetry(id, info))
+      : undefined,
+  });
+  base.print(
     args.boolean("json")
       ? JSON.stringify(listing, null, 2)
       : renderBackupListing(listing),

@@ -10,6 +10,7 @@ import { validateConfig } from "../config/validate.ts";
 import { formatIsoSeconds } from "../../core/zone.ts";
 import type { BackupInfo } from "../../core/types.ts";
 import { formatSize } from "../../core/format.ts";
+import type { RetryInfo } from "../../drivers/remote/retry.ts";
 import { RemoteSet } from "../remotes.ts";
 
 /** One backup as listed. */
@@ -48,19 +49,27 @@ export interface BackupListing {
   incomplete: string[];
 }
 
+/** Options of {@linkcode listBackups}. */
+export interface ListBackupsOptions {
+  /** Told before each retry of a request. */
+  onRetry?: (remoteId: string, info: RetryInfo) => void;
+}
+
 /**
  * Lists the backups in one remote as trees.
  *
  * @param configInput The config (for the remote and the timezone).
  * @param remoteId The remote to list.
+ * @param options A retry callback.
  * @returns Every backup, per source, in tree order.
  */
 export async function listBackups(
   configInput: Config | ConfigInput,
   remoteId: string,
+  options: ListBackupsOptions = {},
 ): Promise<BackupListing> {
   const config = validateConfig(configInput);
-  const remotes = new RemoteSet(config.remotes);
+  const remotes = new RemoteSet(config.remotes, { onRetry: options.onRetry });
   try {
     const listing = await remotes.listing(remoteId);
     const bySource = new Map<string, BackupInfo[]>();

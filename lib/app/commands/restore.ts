@@ -13,11 +13,13 @@ import { getSubvolumeInfo, receive } from "../../drivers/btrfs/driver.ts";
 import { inverseFromSuffixes } from "../../drivers/pipe/stages.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
+import type { RetryInfo } from "../../drivers/remote/retry.ts";
 import type { BackupInfo, SubvolumeInfo } from "../../core/types.ts";
 import type { PipeStage } from "../../core/config_types.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { formatSize } from "../../core/format.ts";
-import { RemoteSet } from "../remotes.ts";
+import { describeRetry, RemoteSet } from "../remotes.ts";
+import { snapshotName } from "../../core/snapshot_names.ts";
 
 /** Options of {@linkcode restore}. */
 export interface RestoreOptions {
@@ -33,6 +35,24 @@ export interface RestoreOptions {
   pipeThrough?: string[][];
   /** Where lines go. */
   output?: Output;
+  /** Log lines carry keys; a line per retry of a request. */
+  verbose?: boolean;
+}
+
+/** One backup received, as {@linkcode RestoreResult.backups} lists it. */
+export interface ReceivedBackup {
+  /** The snapshot's name. */
+  snapshot: string;
+  /** The backup's `.seqn0` key. */
+  key: string;
+  /** Where it was received. */
+  path: string;
+  /** Bytes downloaded. */
+  bytes: number;
+  /** Whether its SHA-256 was checked. */
+  verified: boolean;
+  /** From the first byte requested to the subvolume received, in ms. */
+  durationMs: number;
 }
 
 /** Outcome of {@linkcode restore}. */
@@ -43,6 +63,12 @@ export interface RestoreResult {
   skipped: number;
   /** Backups received without a checksum to check (written by btrfs2s3). */
   unverified: number;
+  /** Each backup received, in order. */
+  backups: ReceivedBackup[];
+  /** Bytes downloaded in all. */
+  bytes: number;
+  /** From the start to the end of the restore, in ms. */
+  durationMs: number;
 }
 
 /** The backups of the config's sources in a listing: by `.prnt` when the source exists, else by name. */
@@ -113,8 +139,19 @@ export async function restore(
 ): Promise<RestoreResult> {
   const config = validateConfig(configInput);
   const out = options.output ?? memoryOutput();
-  const remotes = new RemoteSet(config.remotes);
-  const result: RestoreResult = { received: [], skipped: 0, unverified: 0 };
+  const started = performance.now();
+  const onRetry = options.verbose
+    ? (id: string, info: RetryInfo) => out.error(describeRetry(id, info))
+    : undefined;
+  const remotes = new RemoteSet(config.remotes, { onRetry });
+  const result: RestoreResult = {
+    received: [],
+    skipped: 0,
+    unverified: 0,
+    backups: [],
+    bytes: 0,
+    durationMs: 0,
+  };
   try {
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
@@ -157,20 +194,32 @@ export async function restore(
       a.ctransid - b.ctransid ||
       (a.sendParentUuid ? 1 : 0) - (b.sendParentUuid ? 1 : 0)
     );
+    const name = (b: BackupInfo) =>
+      snapshotName(b.name, b.ctime, b.ctransid, config.timezone);
+    const key = (b: BackupInfo) =>
+      options.verbose ? ` (key ${options.remote}:${b.keys[0]})` : "";
     for (const b of todo) {
       if (present.has(b.uuid)) {
         result.skipped++;
-        out.log(`already received: ${b.keys[0]}`);
+        out.log(`already received: ${name(b)}${key(b)}`);
         continue;
       }
+      const backupStarted = performance.now();
       const stages = stagesOf.get(b) ?? [];
       const inverse = options.pipeThrough ??
         inverseFromSuffixes(b.suffixes, { stages });
-      out.log(`receiving ${b.keys[0]}${b.sendParentUuid ? "" : " (full)"}`);
+      out.log(
+        `receiving ${name(b)} from ${options.remote}${
+          b.sendParentUuid ? "" : " (full)"
+        }${key(b)}`,
+      );
       // The size is known once the download opened; progress before that has no total.
       const known: { size?: number } = {};
       const dl = await downloadStream(remote, b.keys, {
         verify: options.verify ?? true,
+        retry: onRetry
+          ? { onRetry: (info) => onRetry(options.remote, info) }
+          : undefined,
         onUnverified: (why) => {
           result.unverified++;
           out.error(`warning: not verified: ${b.keys[0]}: ${why}`);
@@ -183,12 +232,25 @@ export async function restore(
       out.endProgress();
       present.add(b.uuid);
       result.received.push(info);
+      const durationMs = Math.round(performance.now() - backupStarted);
+      result.backups.push({
+        snapshot: name(b),
+        key: b.keys[0],
+        path: info.path,
+        bytes: dl.size,
+        verified: dl.verified,
+        durationMs,
+      });
+      result.bytes += dl.size;
       out.log(
-        `received ${info.path} (${formatSize(dl.size)}${
-          dl.verified ? ", sha256 verified" : ""
-        })`,
+        `received ${name(b)} (${formatSize(dl.size)} in ${
+          (durationMs / 1000).toFixed(1)
+        } s${dl.verified ? ", sha256 verified" : ""})${
+          options.verbose ? ` at ${info.path}` : ""
+        }`,
       );
     }
+    result.durationMs = Math.round(performance.now() - started);
     return result;
   } finally {
     remotes.close();

@@ -13,8 +13,8 @@ import { plan as makePlan } from "../../core/plan/planner.ts";
 import { renderPlan } from "../../core/plan/preview.ts";
 import { inventory } from "../inventory.ts";
 import { memoryOutput, type Output } from "../output.ts";
-import { RemoteSet } from "../remotes.ts";
-import { executorWorld } from "../world.ts";
+import { describeRetry, RemoteSet } from "../remotes.ts";
+import { executorWorld, type UploadRecord } from "../world.ts";
 
 /** Options of {@linkcode update}. */
 export interface UpdateOptions {
@@ -30,6 +30,8 @@ export interface UpdateOptions {
   now?: Temporal.Instant;
   /** Colour the preview. */
   color?: boolean;
+  /** Log lines carry full paths and keys; a line per retry of a request. */
+  verbose?: boolean;
 }
 
 /** Outcome of {@linkcode update}. */
@@ -44,6 +46,12 @@ export interface UpdateResult {
   plan: Plan;
   /** What the executor did, when it ran. */
   report?: ExecuteReport;
+  /** Each backup uploaded, with its size and duration. */
+  uploads: UploadRecord[];
+  /** Every warning shown (incomplete backups, planner warnings). */
+  warnings: string[];
+  /** From the start to the end of the run, in ms. */
+  durationMs: number;
 }
 
 /**
@@ -57,43 +65,68 @@ export async function update(
   configInput: Config | ConfigInput,
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
+  const started = performance.now();
   const config = validateConfig(configInput);
   const out = options.output ?? memoryOutput();
-  const remotes = new RemoteSet(config.remotes);
+  const warnings: string[] = [];
+  const warn = (line: string) => {
+    warnings.push(line);
+    out.error(`warning: ${line}`);
+  };
+  const uploads: UploadRecord[] = [];
+  const done = (
+    r: Pick<UpdateResult, "ok" | "executed" | "summary" | "plan" | "report">,
+  ): UpdateResult => ({
+    ...r,
+    uploads,
+    warnings,
+    durationMs: Math.round(performance.now() - started),
+  });
+  const remotes = new RemoteSet(config.remotes, {
+    onRetry: options.verbose
+      ? (id, info) => out.error(describeRetry(id, info))
+      : undefined,
+  });
   try {
-    await _warnAboutListings(config, remotes, out);
-    const plan = await _plan(config, remotes, options.now, out);
+    await _warnAboutListings(config, remotes, warn);
+    const plan = await _plan(config, remotes, options.now, warn);
     if (isEmptyPlan(plan)) {
-      return { ok: true, executed: false, summary: "nothing to do", plan };
+      return done({
+        ok: true,
+        executed: false,
+        summary: "nothing to do",
+        plan,
+      });
     }
     out.print(renderPlan(plan, { color: options.color }));
     if (options.pretend) {
-      return {
+      return done({
         ok: true,
         executed: false,
         summary: "pretend: nothing done",
         plan,
-      };
+      });
     }
     if (!options.force && !(await options.confirm?.(plan))) {
-      return {
+      return done({
         ok: false,
         executed: false,
         summary: "not confirmed: nothing done",
         plan,
-      };
+      });
     }
-    const report = await executePlan(
-      plan,
-      executorWorld(config, remotes, out),
-    );
-    return {
+    const world = executorWorld(config, remotes, out, {
+      verbose: options.verbose,
+      onUploaded: (u) => uploads.push(u),
+    });
+    const report = await executePlan(plan, world);
+    return done({
       ok: !report.error,
       executed: true,
       summary: _summary(report),
       plan,
       report,
-    };
+    });
   } finally {
     remotes.close();
   }
@@ -106,16 +139,14 @@ export async function update(
 async function _warnAboutListings(
   config: Config,
   remotes: RemoteSet,
-  out: Output,
+  warn: (line: string) => void,
 ): Promise<void> {
   const used = new Set(
     config.sources.flatMap((s) => s.upload.map((u) => u.remote)),
   );
   for (const id of used) {
     // The listing's warnings already name each incomplete backup.
-    for (const w of (await remotes.listing(id)).warnings) {
-      out.error(`warning: ${id}: ${w}`);
-    }
+    for (const w of (await remotes.listing(id)).warnings) warn(`${id}: ${w}`);
   }
 }
 
@@ -124,7 +155,7 @@ async function _plan(
   config: Config,
   remotes: RemoteSet,
   now: Temporal.Instant | undefined,
-  out: Output,
+  warn: (line: string) => void,
 ): Promise<Plan> {
   const plan = makePlan({
     timeZone: config.timezone,
@@ -132,7 +163,7 @@ async function _plan(
     sources: await inventory(config, remotes),
   });
   for (const s of plan.sources) {
-    for (const w of s.warnings) out.error(`warning: ${s.path}: ${w}`);
+    for (const w of s.warnings) warn(`${s.path}: ${w}`);
   }
   return plan;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { newSnapshotName } from "../snapshot_names.ts";
+import { newSnapshotName, snapshotName } from "../snapshot_names.ts";
 import type { BackupInfo, SnapshotRef } from "../types.ts";
 import {
   PENDING_UUID,
@@ -34,8 +34,11 @@ export interface ExecutorWorld {
   snapshotPath(source: SourcePlan, snapshot: SnapshotRef): string;
   /** Key for an upload whose snapshot became real (the pending uuid, ctime and ctransid filled in). */
   rekey(upload: Upload, snapshot: SnapshotRef, source: SourcePlan): string;
-  /** One line per action. */
-  log(line: string): void;
+  /**
+   * One line per action, naming snapshots and backups by their short name;
+   * `detail` has the full paths and keys, for verbose logs.
+   */
+  log(line: string, detail?: string): void;
 }
 
 /** What happened. */
@@ -85,12 +88,15 @@ export async function executePlan(
         await world.rename(made.path, finalPath);
         pending = { ...made, path: finalPath };
         report.created.push(pending);
-        world.log(`created snapshot ${finalPath}`);
+        world.log(`created snapshot ${_short(finalPath)}`, finalPath);
       }
       for (const r of source.renames) {
         await world.rename(r.from, r.to);
         report.renamed++;
-        world.log(`renamed ${r.from} -> ${r.to}`);
+        world.log(
+          `renamed ${_short(r.from)} -> ${_short(r.to)}`,
+          `${r.from} -> ${r.to}`,
+        );
       }
       for (const planned of source.uploads) {
         const upload = _resolvePending(planned, pending);
@@ -98,10 +104,11 @@ export async function executePlan(
           ? world.rekey(upload, pending, source)
           : planned.key;
         world.log(
-          `uploading ${upload.snapshot.path} to ${upload.remoteId}:${key}` +
+          `uploading ${_short(upload.snapshot.path)} to ${upload.remoteId}` +
             (upload.parent
-              ? ` (differential from ${upload.parent.path})`
+              ? ` (differential from ${_short(upload.parent.path)})`
               : " (full)"),
+          `key ${key}`,
         );
         await world.upload(source, upload, key);
         report.uploaded.push(`${upload.remoteId}:${key}`);
@@ -119,12 +126,18 @@ export async function executePlan(
       for (const s of source.destroys) {
         await world.destroy(s);
         report.destroyed++;
-        world.log(`destroyed snapshot ${s.path}`);
+        world.log(`destroyed snapshot ${_short(s.path)}`, s.path);
       }
       for (const d of source.deletes) {
         await world.deleteBackup(d.remoteId, d.backup);
         report.deleted++;
-        world.log(`deleted backup ${d.remoteId}:${d.backup.keys[0]}`);
+        const b = d.backup;
+        world.log(
+          `deleted backup ${
+            snapshotName(b.name, b.ctime, b.ctransid, plan.timeZone)
+          } from ${d.remoteId}`,
+          `key ${b.keys[0]}`,
+        );
       }
     }
   } catch (e) {
@@ -132,6 +145,11 @@ export async function executePlan(
     world.log(`stopped: ${report.error.message}`);
   }
   return report;
+}
+
+/** The last segment of a path: a snapshot's name. */
+function _short(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 function _resolvePending(upload: Upload, pending: SnapshotRef | null): Upload {
