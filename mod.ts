@@ -90,6 +90,7 @@ export type { BackupKey, ParsedKey } from "./lib/core/keys.ts";
 export { ZERO_UUID } from "./lib/core/types.ts";
 export type {
   BackupInfo,
+  BackupKeyFields,
   SnapshotRef,
   SubvolumeInfo,
 } from "./lib/core/types.ts";

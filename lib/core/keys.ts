@@ -10,30 +10,16 @@
  * @module
  */
 
-import { type BackupInfo, ZERO_UUID } from "./types.ts";
+import { type BackupInfo, type BackupKeyFields, ZERO_UUID } from "./types.ts";
 import { daysFromCivil, formatIsoSeconds } from "./zone.ts";
 
 /** Prefix of the transfer manager's checksum manifests: neither backups nor foreign. */
 export const MANIFEST_PREFIX = "snap2s3-manifests/";
 
 /** The metadata of one backup object key. */
-export interface BackupKey {
-  /** Source directory name (the part before the first metadata suffix). */
-  name: string;
-  /** `.ctim`, whole seconds. */
-  ctime: Temporal.Instant;
-  /** `.ctid`. */
-  ctransid: number;
-  /** `.uuid`: the snapshot sent. */
-  uuid: string;
-  /** `.sndp`: the send parent; null for a full backup (zero uuid). */
-  sendParentUuid: string | null;
-  /** `.prnt`: the source subvolume. */
-  sourceUuid: string;
+export interface BackupKey extends BackupKeyFields {
   /** `.seqn`: index of this object among the backup's objects. */
   seqn: number;
-  /** Non-metadata suffixes after the name, in key order, without dots. */
-  suffixes: string[];
 }
 
 /** Result of {@link parseKey}. */

@@ -45,11 +45,9 @@ export interface SnapshotRef {
   path: string;
 }
 
-/** One backup in a remote: the objects of one (snapshot, send parent) pair. */
-export interface BackupInfo {
-  /** Keys of the objects, in `.seqn` order (one for most backups). Relative to the remote's prefix. */
-  keys: string[];
-  /** Source directory name in the key. */
+/** The metadata a backup's key carries (`.ctim`, `.ctid`, `.uuid`, `.sndp`, `.prnt`). */
+export interface BackupKeyFields {
+  /** Source directory name in the key (the part before the first metadata suffix). */
   name: string;
   /** `.ctim`, whole seconds. */
   ctime: Temporal.Instant;
@@ -63,6 +61,12 @@ export interface BackupInfo {
   sourceUuid: string;
   /** Suffixes of the key that are not metadata (e.g. `["zst", "age"]`), in key order. */
   suffixes: string[];
+}
+
+/** One backup in a remote: the objects of one (snapshot, send parent) pair. */
+export interface BackupInfo extends BackupKeyFields {
+  /** Keys of the objects, in `.seqn` order (one for most backups). Relative to the remote's prefix. */
+  keys: string[];
   /** Total bytes of all objects, when the listing told. */
   size?: number;
   /** Storage class of the first object, when the listing told. */
