@@ -672,3 +672,17 @@ Deno.test("a config module that does not parse is one line, without the source t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the examples keep each snapshot directory outside its source", async () => {
+  const dir = new URL("../examples/", import.meta.url);
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.endsWith(".ts")) continue;
+    const mod = await import(new URL(e.name, dir).href);
+    if (mod.default === undefined) continue;
+    for (const s of validateConfig(mod.default).sources) {
+      const inside = s.snapshots === s.path ||
+        s.snapshots.startsWith(`${s.path}/`);
+      assert.ok(!inside, `${e.name}: ${s.snapshots} is inside ${s.path}`);
+    }
+  }
+});

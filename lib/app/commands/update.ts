@@ -6,6 +6,7 @@
  */
 
 import type { Config, ConfigInput } from "../../core/config_types.ts";
+import { validateLayout } from "../config/layout.ts";
 import { validateConfig } from "../config/validate.ts";
 import { executePlan, type ExecuteReport } from "../../core/plan/executor.ts";
 import { isEmptyPlan, type Plan } from "../../core/plan/plan.ts";
@@ -67,6 +68,7 @@ export async function update(
 ): Promise<UpdateResult> {
   const started = performance.now();
   const config = validateConfig(configInput);
+  await validateLayout(config);
   const out = options.output ?? memoryOutput();
   const warnings: string[] = [];
   const warn = (line: string) => {
