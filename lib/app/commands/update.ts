@@ -61,6 +61,7 @@ export interface UpdateResult {
  * @param configInput A config (validated here).
  * @param options See {@linkcode UpdateOptions}.
  * @returns The plan, what was done, and a one-line summary.
+ * @throws {ConfigError} For a bad config or disk layout, before anything is made.
  */
 export async function update(
   configInput: Config | ConfigInput,
