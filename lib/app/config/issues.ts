@@ -8,7 +8,7 @@
 
 import { z } from "./_zod.ts";
 import type { ConfigProblem } from "./error.ts";
-import { closest } from "../../core/spelling.ts";
+import { closestSpelling } from "./suggest.ts";
 
 /** Marks the JSON payload we put in unrecognized-key messages (see `strictConfigObject`). */
 const _KEYS_MARK = "snap2s3-allowed-keys:";
@@ -91,7 +91,7 @@ function _unknownKeys(
     ? JSON.parse(iss.message.slice(_KEYS_MARK.length))
     : [];
   return iss.keys.map((key) => {
-    const best = closest(key, allowed);
+    const best = closestSpelling(key, allowed);
     const hint = best === undefined ? "" : ` (did you mean "${best}"?)`;
     return {
       path: [...path, key],
