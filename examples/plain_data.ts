@@ -10,7 +10,9 @@ const config: ConfigInput = {
   sources: [{
     kind: "btrfs",
     path: "/data",
-    snapshots: "/data/.snapshots",
+    // Outside /data, on its btrfs filesystem: a snapshot directory inside the
+    // source would change it with every snapshot (snap2s3 refuses that).
+    snapshots: "/.snapshots",
     upload: [{
       remote: "usb",
       preserve: "1y 12m 30d",

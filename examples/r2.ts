@@ -19,7 +19,9 @@ export default defineConfig({
   sources: [
     btrfs({
       path: "/home",
-      snapshots: "/home/.snapshots",
+      // Outside /home, on its btrfs filesystem: a snapshot directory inside
+      // the source would change it with every snapshot (snap2s3 refuses that).
+      snapshots: "/.snapshots",
       upload: [{
         remote: "r2",
         preserve: "1y 6m 4w 7d 12h",

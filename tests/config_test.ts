@@ -486,3 +486,203 @@ Deno.test("a changed config module is loaded anew", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the same source spelt twice is one error, by resolved path", () => {
+  const data = base();
+  data.sources.push({ ...data.sources[0], path: "/data/" });
+  assert.equal(
+    onlyProblem(data),
+    `sources[1].path: source "/data/" is the same path as sources[0]; list each subvolume once, with several uploads if needed`,
+  );
+  data.sources[1].path = "/data/./";
+  assert.match(onlyProblem(data), /^sources\[1\]\.path: .* same path/);
+});
+
+Deno.test("two remotes at the same place, or one inside the other, are refused", () => {
+  const local = base();
+  local.remotes.push({ kind: "local", id: "usb2", path: "/mnt/usb/" });
+  assert.match(
+    onlyProblem(local),
+    /^remotes\[2\]\.path: directory "\/mnt\/usb\/" is the same place as remotes\[1\] \("local", directory "\/mnt\/usb"\): .*give every remote its own directory/,
+  );
+  local.remotes[2] = { kind: "local", id: "usb2", path: "/mnt/usb/old" };
+  assert.match(
+    onlyProblem(local),
+    /^remotes\[2\]\.path: .* overlaps remotes\[1\]/,
+  );
+  local.remotes[2] = { kind: "local", id: "usb2", path: "/mnt/usb2" };
+  validateConfig(local);
+
+  const s3 = base();
+  s3.remotes = [
+    { kind: "s3", id: "a", bucket: "b", endpoint: "https://rgw.example/" },
+    { kind: "s3", id: "c", bucket: "b", endpoint: "http://RGW.example" },
+  ];
+  s3.sources[0].upload = [{ remote: "a", preserve: "1d" }];
+  assert.match(
+    onlyProblem(s3),
+    /^remotes\[1\]\.prefix: bucket "b" is the same place as remotes\[0\] \("a", bucket "b"\)/,
+  );
+  s3.remotes[1] = {
+    ...s3.remotes[1],
+    prefix: "laptop/",
+  } as typeof s3.remotes[1];
+  assert.match(
+    onlyProblem(s3),
+    /^remotes\[1\]\.prefix: .* overlaps remotes\[0\]/,
+  );
+  s3.remotes[0] = {
+    ...s3.remotes[0],
+    prefix: "desktop/",
+  } as typeof s3.remotes[0];
+  validateConfig(s3);
+  s3.remotes[1] = {
+    ...s3.remotes[1],
+    bucket: "other",
+    prefix: "desktop/",
+  } as typeof s3.remotes[1];
+  validateConfig(s3);
+
+  // Without an endpoint it is AWS, whatever the region: bucket names are global.
+  const aws = base();
+  aws.remotes.push({
+    kind: "s3",
+    id: "aws2",
+    bucket: "backups",
+    region: "eu-west-1",
+  });
+  assert.match(
+    onlyProblem(aws),
+    /^remotes\[2\]\.prefix: .* same place as remotes\[0\]/,
+  );
+});
+
+Deno.test("a source name with a key metadata code in a dot-part is refused at validation", () => {
+  const data = base();
+  data.sources[0].path = "/srv/web.seqnX";
+  assert.equal(
+    onlyProblem(data),
+    `sources[0].path: the name "web.seqnX" has a dot-part ".seqnX" that starts with the key metadata code "seqn", which backup keys use for their own fields; back up a subvolume whose last path part is a plain short name, e.g. /data/web`,
+  );
+  data.sources[0].path = "/srv/web.data";
+  validateConfig(data);
+  data.sources[0].path = "/srv/.hidden";
+  assert.match(onlyProblem(data), /starts with a dot/);
+  data.sources[0].path = "/";
+  assert.match(onlyProblem(data), /^sources\[0\]\.path: "\/" has no name/);
+});
+
+Deno.test("a source name that makes a key or snapshot name over the limit is refused with the limit", () => {
+  const data = base();
+  data.sources[0].upload = [{ remote: "aws", preserve: "1d" }];
+  data.remotes = [{
+    kind: "s3",
+    id: "aws",
+    bucket: "b",
+    prefix: "p".repeat(700),
+  }];
+  data.sources[0].path = `/srv/${"n".repeat(120)}`;
+  assert.match(
+    onlyProblem(data),
+    /^sources\[0\]\.upload\[0\]: the name "n{32}…" \(120 bytes\) makes S3 keys in remote "aws" \(prefix included\) of up to 10\d\d bytes, over the limit of 1024 bytes; .*shorter prefix$/,
+  );
+  data.remotes = [{ kind: "s3", id: "aws", bucket: "b" }];
+  validateConfig(data);
+
+  data.sources[0].path = `/srv/${"é".repeat(110)}`; // 220 bytes
+  assert.match(
+    onlyProblem(data),
+    /^sources\[0\]\.path: .* makes snapshot names of up to 2\d\d bytes, over the limit of 255 bytes for a file name/,
+  );
+
+  // A local remote's file names are limited to 255 bytes.
+  data.sources[0].path = `/srv/${"n".repeat(80)}`;
+  data.sources[0].upload = [{ remote: "usb", preserve: "1d" }];
+  data.remotes = [{ kind: "local", id: "usb", path: "/mnt/usb" }];
+  assert.match(
+    onlyProblem(data),
+    /^sources\[0\]\.upload\[0\]: .* makes file names in local remote "usb" of up to \d+ bytes, over the limit of 255 bytes/,
+  );
+  data.sources[0].path = "/srv/web";
+  validateConfig(data);
+});
+
+Deno.test("credential values are never shown in errors", () => {
+  const data = base() as unknown as { remotes: Record<string, unknown>[] };
+  data.remotes[0].accessKeyId = 4242424242;
+  data.remotes[0].secretAccessKey = 987654321987;
+  let message = "";
+  try {
+    validateConfig(data);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(
+    message,
+    /^remotes\[0\]\.accessKeyId: expected a string, got a number \(value not shown: it is a credential\)$/m,
+  );
+  assert.match(
+    message,
+    /^remotes\[0\]\.secretAccessKey: expected a string, got a number/m,
+  );
+  assert.doesNotMatch(message, /4242424242|987654321987/);
+});
+
+Deno.test("a config module over 1 MiB, or not a regular file, is refused before it is imported", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const big = `${dir}/big.ts`;
+    // Importing this would throw; the size check must come first.
+    await Deno.writeTextFile(
+      big,
+      `throw new Error("imported");\n//${"x".repeat(1024 * 1024)}\n`,
+    );
+    await rejectsWith(
+      loadConfig(big),
+      new RegExp(
+        `^${dir}/big.ts: is larger than the limit of 1 MiB for a config file \\(\\d+ bytes\\)`,
+      ),
+    );
+    await Deno.mkdir(`${dir}/d.ts`);
+    await rejectsWith(
+      loadConfig(`${dir}/d.ts`),
+      /d\.ts: is not a regular file/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a config module that does not parse is one line, without the source text", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/bad.ts`;
+    await Deno.writeTextFile(
+      file,
+      `export default {\n  secretAccessKey: "SUPERSECRET" oops,\n};\n`,
+    );
+    await assert.rejects(loadConfig(file), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.message.split("\n").length, 1, e.message);
+      assert.match(e.message, /cannot load the config module: .*bad\.ts:2:\d+/);
+      assert.doesNotMatch(e.message, /SUPERSECRET/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the examples keep each snapshot directory outside its source", async () => {
+  const dir = new URL("../examples/", import.meta.url);
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.endsWith(".ts")) continue;
+    const mod = await import(new URL(e.name, dir).href);
+    if (mod.default === undefined) continue;
+    for (const s of validateConfig(mod.default).sources) {
+      const inside = s.snapshots === s.path ||
+        s.snapshots.startsWith(`${s.path}/`);
+      assert.ok(!inside, `${e.name}: ${s.snapshots} is inside ${s.path}`);
+    }
+  }
+});

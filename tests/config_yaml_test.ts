@@ -238,3 +238,72 @@ Deno.test("errors from a YAML file start with its path", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("YAML anchors and aliases are refused with their place, quoted & and * are not", () => {
+  assert.equal(
+    onlyProblem(
+      BASE.replace("bucket: data-backups", "bucket: &b data-backups"),
+    ),
+    "btrfs2s3.yaml: YAML anchor &b at line 11, column 15: anchors and aliases are not accepted in a config; write the value out in full",
+  );
+  assert.match(
+    onlyProblem(BASE.replace("preserve: 1y 3m 30d 24h", "preserve: *p")),
+    /^btrfs2s3\.yaml: YAML alias \*p at line 7, column 19: anchors and aliases/,
+  );
+  const quoted = parseBtrfs2s3Yaml(
+    BASE.replace("/srv/data", `"/srv/a&b*c"`).replace(
+      "/srv/snapshots",
+      `'/srv/&s'`,
+    ),
+  );
+  assert.equal(quoted.sources[0].path, "/srv/a&b*c");
+});
+
+Deno.test("an 88 KB alias bomb is refused at once, before anything is expanded", () => {
+  let bomb =
+    `a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n`;
+  for (let i = 0, prev = "a"; bomb.length < 88_000; i++, prev = `n${i - 1}`) {
+    bomb += `n${i}: &n${i} [${Array(9).fill(`*${prev}`).join(", ")}]\n`;
+  }
+  const t0 = performance.now();
+  assert.match(onlyProblem(bomb), /YAML anchor &a at line 1, column 4/);
+  assert.ok(performance.now() - t0 < 2000);
+});
+
+Deno.test("a YAML config over 1 MiB is refused, as text and as a file", async () => {
+  const big = BASE + `#${"x".repeat(1024 * 1024)}\n`;
+  assert.match(onlyProblem(big), /is larger than the limit of 1 MiB/);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/big.yaml`, big);
+    await assert.rejects(
+      loadConfig(`${dir}/big.yaml`),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        new RegExp(
+          `^${dir}/big.yaml: is larger than the limit of 1 MiB for a config file \\(\\d+ bytes\\)`,
+        ).test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a numeric secret in YAML is not echoed", () => {
+  const message = onlyProblem(
+    BASE.replace(
+      "bucket: data-backups",
+      "bucket: data-backups\n      endpoint:\n        aws_access_key_id: AKIAEXAMPLE\n        aws_secret_access_key: 31415926535",
+    ),
+  );
+  assert.match(
+    message,
+    /remotes\[0\]\.s3\.endpoint\.aws_secret_access_key: expected a string, got a number \(value not shown/,
+  );
+  assert.doesNotMatch(message, /31415926535/);
+});
+
+Deno.test("an empty YAML file or several documents are refused", () => {
+  assert.match(onlyProblem(""), /is empty/);
+  assert.match(onlyProblem(`${BASE}---\n${BASE}`), /holds 2 YAML documents/);
+});

@@ -42,6 +42,36 @@ type _Code = typeof _CODES[number];
 export const METADATA_CODES: readonly string[] = _CODES;
 
 /**
+ * What makes `name` unusable as the name part of a key, or null. A dot-part
+ * of the name that starts with a metadata code would be read back as
+ * metadata, so such a name is refused.
+ *
+ * @param name The source directory name.
+ * @returns The problem, as words that follow the quoted name, or null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyNameProblem } from "./keys.ts";
+ * assert.equal(keyNameProblem("web.data"), null);
+ * assert.match(keyNameProblem("web.seqnX")!, /"\.seqnX" .* metadata code "seqn"/);
+ * ```
+ */
+export function keyNameProblem(name: string): string | null {
+  if (name === "") return "is empty";
+  if (name.includes("/")) return 'contains "/"';
+  if (name.endsWith(".")) return "ends with a dot";
+  const part = name.split(".").slice(1).find((p) =>
+    _CODES.includes(p.slice(0, 4) as _Code)
+  );
+  return part === undefined
+    ? null
+    : `has a dot-part ".${part}" that starts with the key metadata code "${
+      part.slice(0, 4)
+    }"`;
+}
+
+/**
  * Encode a backup key as btrfs2s3 does (metadata in its order, then the pipe
  * suffixes), `.ctim` in the given time zone.
  *
@@ -68,16 +98,10 @@ export const METADATA_CODES: readonly string[] = _CODES;
  */
 export function encodeKey(key: BackupKey, timeZone: string): string {
   // Dots in the name are fine (parsing stops at the first metadata suffix) unless a part looks like metadata.
-  if (
-    key.name === "" || key.name.includes("/") || key.name.endsWith(".") ||
-    key.name.split(".").slice(1).some((p) =>
-      _CODES.includes(p.slice(0, 4) as _Code)
-    )
-  ) {
+  const nameProblem = keyNameProblem(key.name);
+  if (nameProblem !== null) {
     throw new TypeError(
-      `backup name ${
-        JSON.stringify(key.name)
-      } must be non-empty, without "/", and no dot-part may start with a metadata code`,
+      `backup name ${JSON.stringify(key.name)} ${nameProblem}`,
     );
   }
   for (

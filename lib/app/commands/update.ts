@@ -6,6 +6,7 @@
  */
 
 import type { Config, ConfigInput } from "../../core/config_types.ts";
+import { validateLayout } from "../config/layout.ts";
 import { validateConfig } from "../config/validate.ts";
 import { executePlan, type ExecuteReport } from "../../core/plan/executor.ts";
 import { isEmptyPlan, type Plan } from "../../core/plan/plan.ts";
@@ -60,6 +61,7 @@ export interface UpdateResult {
  * @param configInput A config (validated here).
  * @param options See {@linkcode UpdateOptions}.
  * @returns The plan, what was done, and a one-line summary.
+ * @throws {ConfigError} For a bad config or disk layout, before anything is made.
  */
 export async function update(
   configInput: Config | ConfigInput,
@@ -67,6 +69,7 @@ export async function update(
 ): Promise<UpdateResult> {
   const started = performance.now();
   const config = validateConfig(configInput);
+  await validateLayout(config);
   const out = options.output ?? memoryOutput();
   const warnings: string[] = [];
   const warn = (line: string) => {

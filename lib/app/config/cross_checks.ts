@@ -1,11 +1,15 @@
 /**
  * Checks between fields that the schema's shape cannot express: unique ids
  * and sources, uploads that name a defined remote, credentials given in
- * pairs. They run on the raw data, so they report alongside shape errors.
+ * pairs (on the raw data, so they report alongside shape errors), and
+ * remotes at the same place (on the validated config, whose endpoints are
+ * derived).
  *
  * @module
  */
 
+import { resolve } from "node:path";
+import type { Config, Remote } from "../../core/config_types.ts";
 import type { ConfigProblem } from "./error.ts";
 import { valueAt } from "./issues.ts";
 
@@ -33,21 +37,23 @@ function _idProblems(data: unknown): ConfigProblem[] {
   const defined = [...new Set(ids)];
   const sources = valueAt(data, ["sources"]);
   if (!Array.isArray(sources)) return out;
-  const paths: string[] = [];
+  // By resolved path: "/src/data/" and "/src/data/." are "/src/data".
+  const paths: (string | undefined)[] = [];
   sources.forEach((source, i) => {
     const path = valueAt(source, ["path"]);
-    if (typeof path === "string" && path !== "") {
-      const first = paths.indexOf(path);
-      if (first >= 0) {
-        out.push({
-          path: ["sources", i, "path"],
-          message: `source ${
-            JSON.stringify(path)
-          } is already sources[${first}]; list each subvolume once, with several uploads if needed`,
-        });
-      }
-      paths.push(path);
+    const resolved = typeof path === "string" && path.startsWith("/")
+      ? resolve(path)
+      : undefined;
+    const first = resolved === undefined ? -1 : paths.indexOf(resolved);
+    if (first >= 0) {
+      out.push({
+        path: ["sources", i, "path"],
+        message: `source ${
+          JSON.stringify(path)
+        } is the same path as sources[${first}]; list each subvolume once, with several uploads if needed`,
+      });
     }
+    paths.push(resolved);
     const uploads = valueAt(source, ["upload"]);
     if (!Array.isArray(uploads) || !Array.isArray(remotes)) return;
     const used: string[] = [];
@@ -118,4 +124,64 @@ function _credentialProblems(data: unknown): ConfigProblem[] {
  */
 export function crossFieldProblems(data: unknown): ConfigProblem[] {
   return [..._idProblems(data), ..._credentialProblems(data)];
+}
+
+/** Where a remote keeps its objects: a directory, or an endpoint and bucket; plus the key prefix within. */
+function _place(remote: Remote): { where: string; prefix: string } {
+  if (remote.kind === "local") {
+    return { where: "local", prefix: `${resolve(remote.path)}/` };
+  }
+  // The scheme and a trailing slash do not make another server; no endpoint is AWS, whose bucket names are global.
+  let server = "aws";
+  if (remote.endpoint !== undefined) {
+    const url = new URL(remote.endpoint);
+    server = `${url.host}${url.pathname.replace(/\/+$/, "")}`;
+  }
+  return { where: `${server} ${remote.bucket}`, prefix: remote.prefix ?? "" };
+}
+
+function _describePlace(remote: Remote): string {
+  if (remote.kind === "local") {
+    return `directory ${JSON.stringify(remote.path)}`;
+  }
+  const prefix = remote.prefix
+    ? ` prefix ${JSON.stringify(remote.prefix)}`
+    : "";
+  return `bucket ${JSON.stringify(remote.bucket)}${prefix}`;
+}
+
+/**
+ * Remotes at the same place, or one inside another (a directory below the
+ * other's, a prefix that extends the other's): each would list the other's
+ * backups as its own and delete them by its own policy. Internal to
+ * lib/app/config.
+ *
+ * @param config A config that passed the schema.
+ * @returns One problem per remote that shares a place with an earlier one.
+ */
+export function remotePlaceProblems(config: Config): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const places = config.remotes.map(_place);
+  places.forEach((p, i) => {
+    const j = places.findIndex((q, k) =>
+      k < i && q.where === p.where &&
+      (q.prefix.startsWith(p.prefix) || p.prefix.startsWith(q.prefix))
+    );
+    if (j < 0) return;
+    const [a, b] = [config.remotes[i], config.remotes[j]];
+    const same = places[j].prefix === p.prefix;
+    out.push({
+      path: ["remotes", i, a.kind === "local" ? "path" : "prefix"],
+      message: `${_describePlace(a)} ${
+        same ? "is the same place as" : "overlaps"
+      } remotes[${j}] (${JSON.stringify(b.id)}, ${
+        _describePlace(b)
+      }): each would take the other's backups for its own; give every remote its own ${
+        a.kind === "local"
+          ? "directory, not one inside another"
+          : "prefix, not one that starts another"
+      }`,
+    });
+  });
+  return out;
 }

@@ -1,7 +1,7 @@
 /**
  * zod issues turned into {@linkcode ConfigProblem}s with readable messages:
- * what was expected, what was found, and for an unknown field the allowed
- * ones and the closest spelling.
+ * what was expected, what was found (never the value of a credential), and
+ * for an unknown field the allowed ones and the closest spelling.
  *
  * @module
  */
@@ -49,12 +49,30 @@ export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-function _describe(value: unknown): string {
+/** Fields whose values are secrets: errors say what type they have, never what they are. */
+const _CREDENTIALS = new Set(["accessKeyId", "secretAccessKey"]);
+
+/** What a credential's value is shown as. */
+const _HIDDEN = "(value not shown: it is a credential)";
+
+function _describe(value: unknown, secret: boolean): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "an object";
+  if (secret) {
+    return `${
+      typeof value === "number" ? "a number" : `a ${typeof value}`
+    } ${_HIDDEN}`;
+  }
   if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
   return `${typeof value} ${String(value)}`;
+}
+
+/** `message` with every copy of a secret `value` blanked out (belt and braces for messages zod writes). */
+function _redact(message: string, value: unknown): string {
+  if (typeof value !== "string" && typeof value !== "number") return message;
+  const text = String(value);
+  return text.length < 4 ? message : message.replaceAll(text, _HIDDEN);
 }
 
 const _EXPECTED: Record<string, string> = {
@@ -82,14 +100,18 @@ function _unknownKeys(
   });
 }
 
-function _message(iss: z.core.$ZodIssue, value: unknown): string {
+function _message(
+  iss: z.core.$ZodIssue,
+  value: unknown,
+  secret: boolean,
+): string {
   switch (iss.code) {
     case "invalid_type": {
       if (!iss.message.startsWith("Invalid input")) return iss.message;
       const expected = _EXPECTED[iss.expected] ?? iss.expected;
       return value === undefined
         ? `required (${expected})`
-        : `expected ${expected}, got ${_describe(value)}`;
+        : `expected ${expected}, got ${_describe(value, secret)}`;
     }
     case "invalid_union": {
       const kinds = (iss as { options?: unknown[] }).options;
@@ -102,7 +124,7 @@ function _message(iss: z.core.$ZodIssue, value: unknown): string {
     case "invalid_value":
       return `expected ${
         iss.values.map((v) => JSON.stringify(v)).join(" or ")
-      }, got ${_describe(value)}`;
+      }, got ${_describe(value, secret)}`;
     default:
       return iss.message;
   }
@@ -123,8 +145,14 @@ export function issuesToProblems(
   const out: ConfigProblem[] = [];
   for (const iss of issues) {
     const path = iss.path.map((p) => typeof p === "symbol" ? String(p) : p);
-    if (iss.code === "unrecognized_keys") out.push(..._unknownKeys(iss, path));
-    else out.push({ path, message: _message(iss, valueAt(data, path)) });
+    if (iss.code === "unrecognized_keys") {
+      out.push(..._unknownKeys(iss, path));
+      continue;
+    }
+    const value = valueAt(data, path);
+    const secret = _CREDENTIALS.has(String(path.at(-1)));
+    const message = _message(iss, value, secret);
+    out.push({ path, message: secret ? _redact(message, value) : message });
   }
   return out;
 }

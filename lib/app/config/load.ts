@@ -9,6 +9,7 @@ import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Config } from "../../core/config_types.ts";
 import { ConfigError } from "./error.ts";
+import { checkConfigFile } from "./file.ts";
 import { validateConfig } from "./validate.ts";
 import { loadYamlConfig } from "./yaml.ts";
 
@@ -55,16 +56,7 @@ export async function loadConfig(path: string): Promise<Config> {
     }], path);
   }
   const absolute = resolve(path);
-  let mtime = 0;
-  try {
-    const info = await Deno.stat(absolute);
-    mtime = info.mtime?.getTime() ?? 0;
-  } catch (e) {
-    throw new ConfigError([{
-      path: [],
-      message: `cannot read the config file: ${(e as Error).message}`,
-    }], path);
-  }
+  const mtime = (await checkConfigFile(path)).mtime?.getTime() ?? 0;
   // The query makes a changed file load anew (a long-running daemon reloads it);
   // import() caches by URL.
   const url = `${pathToFileURL(absolute).href}?mtime=${mtime}`;
@@ -74,7 +66,7 @@ export async function loadConfig(path: string): Promise<Config> {
   } catch (e) {
     throw new ConfigError([{
       path: [],
-      message: `cannot load the config module: ${(e as Error).message}`,
+      message: `cannot load the config module: ${_firstLine(e)}`,
     }], path);
   }
   if (mod.default === undefined) {
@@ -90,4 +82,17 @@ export async function loadConfig(path: string): Promise<Config> {
     if (e instanceof ConfigError) throw new ConfigError(e.problems, path);
     throw e;
   }
+}
+
+/**
+ * The gist of an import error on one line: its first line and where it
+ * happened. Deno adds the offending source line below, which may hold a
+ * credential, so that is left out.
+ */
+function _firstLine(e: unknown): string {
+  const lines = (e instanceof Error ? e.message : String(e)).split("\n");
+  const at = lines.slice(1).find((l) => /^\s*at \S/.test(l));
+  // The import URL's cache-busting query means nothing to the user.
+  const place = at?.trim().replace(/\?mtime=\d+/, "");
+  return place === undefined ? lines[0] : `${lines[0]} ${place}`;
 }

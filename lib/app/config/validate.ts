@@ -1,14 +1,15 @@
 /**
- * Config validation: the schema, then the checks between fields, all
- * problems reported at once.
+ * Config validation: the schema, the checks between fields, places of
+ * remotes and names of sources; all problems reported at once.
  *
  * @module
  */
 
 import type { Config } from "../../core/config_types.ts";
-import { crossFieldProblems } from "./cross_checks.ts";
+import { crossFieldProblems, remotePlaceProblems } from "./cross_checks.ts";
 import { ConfigError } from "./error.ts";
 import { issuesToProblems } from "./issues.ts";
+import { nameProblems } from "./names.ts";
 import { configSchema } from "./schema.ts";
 
 /**
@@ -41,6 +42,10 @@ export function validateConfig(data: unknown): Config {
     ? []
     : issuesToProblems(result.error.issues, data);
   problems.push(...crossFieldProblems(data));
+  if (result.success) {
+    const config = result.data as Config;
+    problems.push(...remotePlaceProblems(config), ...nameProblems(config));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data as Config;
 }

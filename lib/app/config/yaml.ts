@@ -8,9 +8,12 @@
 
 import {
   boolYaml11Tag,
+  constructFromEvents,
   defineScalarTag,
-  load,
+  type Event as YamlEvent,
+  EVENT_ID,
   NOT_RESOLVED,
+  parseEvents,
   YAML11_SCHEMA,
 } from "js-yaml";
 import { resolve } from "node:path";
@@ -18,6 +21,7 @@ import type { Config } from "../../core/config_types.ts";
 import { compact } from "./_compact.ts";
 import { z } from "./_zod.ts";
 import { ConfigError, type ConfigProblem } from "./error.ts";
+import { MAX_CONFIG_BYTES, readConfigText, tooLargeError } from "./file.ts";
 import { issuesToProblems, strictConfigObject } from "./issues.ts";
 import { validateConfig } from "./validate.ts";
 
@@ -199,10 +203,53 @@ export function configFromBtrfs2s3(data: unknown, file?: string): Config {
   }
 }
 
+/** `line L, column C` (1-based) of a character offset in `text`. */
+function _where(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  const column = offset - before.lastIndexOf("\n");
+  return `line ${line}, column ${column}`;
+}
+
+/**
+ * The first anchor (`&name`) or alias (`*name`) among parser events, or
+ * null. Both are refused: btrfs2s3 configs have no use for them, and aliases
+ * of aliases expand exponentially (an 88 KB "billion laughs" file exhausts
+ * memory), so the check runs on the flat event list, before anything is
+ * built. The parser reads quoting, so `"&x"` in a string is not an anchor.
+ */
+function _anchorProblem(text: string, events: YamlEvent[]): string | null {
+  for (const ev of events) {
+    if (!("anchorStart" in ev) || ev.anchorStart < 0) continue;
+    const name = text.slice(ev.anchorStart, ev.anchorEnd);
+    const what = ev.type === EVENT_ID.ALIAS
+      ? `alias *${name}`
+      : `anchor &${name}`;
+    // anchorStart is the name's first character, after the & or *.
+    return `YAML ${what} at ${
+      _where(text, ev.anchorStart - 1)
+    }: anchors and aliases are not accepted in a config; write the value out in full`;
+  }
+  return null;
+}
+
+/** The YAML syntax error of js-yaml as one problem line. */
+function _syntaxProblem(e: unknown): string {
+  const err = e as {
+    reason?: string;
+    mark?: { line: number; column: number };
+  };
+  const where = err.mark
+    ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}`
+    : "";
+  return `not valid YAML${where}: ${err.reason ?? String(e)}`;
+}
+
 /**
  * Parses btrfs2s3 YAML text into a validated config. YAML 1.1 rules apply
  * as in btrfs2s3's PyYAML (`verify: no` is false, `id: y` a string); a
- * duplicated key is an error.
+ * duplicated key is an error, and so are anchors, aliases and a text over
+ * 1 MiB.
  *
  * @param text The YAML text.
  * @param file The config file, prefixed to every error line.
@@ -210,41 +257,46 @@ export function configFromBtrfs2s3(data: unknown, file?: string): Config {
  * @throws {ConfigError} On YAML syntax errors and invalid configs.
  */
 export function parseBtrfs2s3Yaml(text: string, file?: string): Config {
-  let data: unknown;
+  if (
+    text.length > MAX_CONFIG_BYTES ||
+    new TextEncoder().encode(text).length > MAX_CONFIG_BYTES
+  ) {
+    throw tooLargeError(file);
+  }
+  let docs: unknown[];
   try {
-    data = load(text, { schema: _SCHEMA, filename: file });
+    const events = parseEvents(text, { filename: file });
+    const problem = _anchorProblem(text, events);
+    if (problem !== null) {
+      throw new ConfigError([{ path: [], message: problem }], file);
+    }
+    docs = constructFromEvents(events, {
+      source: text,
+      schema: _SCHEMA,
+      filename: file,
+    });
   } catch (e) {
-    const err = e as {
-      reason?: string;
-      mark?: { line: number; column: number };
-    };
-    const where = err.mark
-      ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}`
-      : "";
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError([{ path: [], message: _syntaxProblem(e) }], file);
+  }
+  if (docs.length !== 1) {
     throw new ConfigError([{
       path: [],
-      message: `not valid YAML${where}: ${err.reason ?? String(e)}`,
+      message: docs.length === 0
+        ? "is empty; a btrfs2s3 config has timezone, sources and remotes"
+        : `holds ${docs.length} YAML documents; a config is one document (remove the --- lines between them)`,
     }], file);
   }
-  return configFromBtrfs2s3(data, file);
+  return configFromBtrfs2s3(docs[0], file);
 }
 
 /**
- * Reads a btrfs2s3 YAML config file.
+ * Reads a btrfs2s3 YAML config file (at most 1 MiB).
  *
  * @param path The file.
  * @returns The validated config.
  * @throws {ConfigError} Lines start with `path`.
  */
 export async function loadYamlConfig(path: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new ConfigError([{
-      path: [],
-      message: `cannot read the config file: ${(e as Error).message}`,
-    }], path);
-  }
-  return parseBtrfs2s3Yaml(text, path);
+  return parseBtrfs2s3Yaml(await readConfigText(path), path);
 }
