@@ -66,6 +66,7 @@ export type { Output } from "./lib/app/output.ts";
 export { parsePolicy } from "./lib/core/policy/grammar.ts";
 export type { Policy, Unit } from "./lib/core/policy/grammar.ts";
 export { plan } from "./lib/core/plan/planner.ts";
+export { GuardError, type GuardKind } from "./lib/core/plan/guards.ts";
 export { planToJson, renderPlan } from "./lib/core/plan/preview.ts";
 export type {
   BackupFlag,
@@ -73,6 +74,7 @@ export type {
   BackupVerdictCommon,
   ExistingBackupVerdict,
   KeepReason,
+  MassDeletion,
   NewBackupVerdict,
   Plan,
   PlanInput,

@@ -135,7 +135,7 @@ Deno.test("kept snapshots with a non-canonical name are renamed; doomed ones are
     now: "2024-05-02T12:00:00Z",
     snapshots: [
       snap("2024-05-01T10:00:00Z", 1, "/snaps/src.NEW.1234"),
-      snap("2024-05-01T11:00:00Z", 2, "/snaps/old-name"),
+      snap("2024-05-01T11:00:00Z", 2, "/snaps/src.2024-05-01T13:00:00+02:00.2"),
       snap("2024-05-02T10:00:00Z", 3),
     ],
     remotes: [{ preserve: "2d" }],
@@ -145,7 +145,9 @@ Deno.test("kept snapshots with a non-canonical name are renamed; doomed ones are
     from: "/snaps/src.NEW.1234",
     to: "/snaps/src.2024-05-01T10:00:00+00:00.1",
   }]);
-  assert.deepEqual(sp.destroys.map((s) => s.path), ["/snaps/old-name"]);
+  assert.deepEqual(sp.destroys.map((s) => s.path), [
+    "/snaps/src.2024-05-01T13:00:00+02:00.2",
+  ]);
 });
 
 Deno.test("a rename never lands on another snapshot's path", () => {
@@ -260,8 +262,8 @@ Deno.test("several remotes of one source: a snapshot is kept if any remote keeps
   );
 });
 
-Deno.test("a broken chain is a warning, not a crash, and the orphan is still kept", () => {
-  const sp = plan(input({
+Deno.test("a broken chain is repaired, never extended: the snapshot is uploaded again and the broken backups go after it", () => {
+  const inp = input({
     now: "2024-05-02T12:00:00Z",
     snapshots: [snap("2024-05-02T10:00:00Z", 3)],
     remotes: [{
@@ -271,13 +273,140 @@ Deno.test("a broken chain is a warning, not a crash, and the orphan is still kep
         backup("2024-05-02T10:00:00Z", 3, 2),
       ],
     }],
+  });
+  const sp = plan(inp).sources[0];
+  // 2 was sent against 1, which is gone entirely; 3 against 2: neither can be restored.
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]),
+    [[3, null]],
+  );
+  assert.deepEqual(newVerdict(sp, 3).flags, ["new", "repair"]);
+  assert.deepEqual(sp.deletes.map((d) => d.backup.ctransid), [2, 3]);
+  const broken = sp.backups.filter((v) => v.flags.includes("broken"));
+  assert.deepEqual(broken.map((v) => verdictFacts(v).ctransid), [2, 3]);
+  assert.ok(broken.every((v) => !v.keep));
+  assert.ok(
+    sp.warnings.some((w) =>
+      new RegExp(`cannot be restored: it was sent against ${uuid(1)}`).test(w)
+    ),
+    sp.warnings.join("\n"),
+  );
+  // Carried out, the next run has nothing to repair.
+  const after = applyPlanInMemory(inp, plan(inp), () => uuid(99));
+  assert.ok(isEmptyPlan(plan(after)));
+});
+
+Deno.test("full <- S2 <- S3 with S2's backup gone and its snapshot destroyed: S3 is sent again from the full", () => {
+  const inp = input({
+    now: "2024-05-01T12:00:00Z",
+    snapshots: [
+      snap("2024-05-01T09:00:00Z", 1),
+      snap("2024-05-01T11:00:00Z", 3),
+    ],
+    remotes: [{
+      preserve: "1y 1d",
+      backups: [
+        backup("2024-05-01T09:00:00Z", 1, null),
+        backup("2024-05-01T11:00:00Z", 3, 2),
+      ],
+    }],
+  });
+  const sp = plan(inp).sources[0];
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]),
+    [[3, 1]],
+  );
+  assert.deepEqual(newVerdict(sp, 3).flags, ["new", "repair"]);
+  assert.deepEqual(sp.deletes.map((d) => d.backup.ctransid), [3]);
+  assert.deepEqual(sp.destroys, []);
+  const after = applyPlanInMemory(inp, plan(inp), () => uuid(99));
+  const remote = after.sources[0].remotes[0];
+  assert.deepEqual(
+    remote.backups.map((b) => [b.ctransid, b.sendParentUuid]),
+    [[1, null], [3, uuid(1)]],
+  );
+  assert.ok(isEmptyPlan(plan(after)));
+});
+
+Deno.test("a send parent is never taken from a broken chain: the parent is uploaded again first", () => {
+  const sp = plan(input({
+    now: "2024-05-01T12:00:00Z",
+    snapshots: [
+      snap("2024-01-01T09:00:00Z", 2),
+      snap("2024-05-01T11:00:00Z", 3),
+    ],
+    remotes: [{
+      preserve: "1y",
+      // The yearly's backup was sent against a snapshot that no longer exists anywhere.
+      backups: [backup("2024-01-01T09:00:00Z", 2, 1)],
+    }],
   })).sources[0];
-  assert.equal(sp.deletes.length, 0);
-  assert.equal(sp.uploads.length, 0);
-  assert.equal(sp.warnings.length, 1);
-  assert.match(
-    sp.warnings[0],
-    new RegExp(`chain is broken.*${uuid(2)}.*${uuid(1)}`),
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]),
+    [[2, null], [3, 2]],
+  );
+  assert.deepEqual(newVerdict(sp, 2).flags, ["new", "repair"]);
+  assert.deepEqual(sp.deletes.map((d) => d.backup.ctransid), [2]);
+});
+
+Deno.test("a kept backup whose parent's backup is missing gets the parent uploaded again from its snapshot before it is destroyed", () => {
+  const inp = input({
+    now: "2024-05-01T12:00:00Z",
+    snapshots: [
+      snap("2024-05-01T09:00:00Z", 1),
+      snap("2024-05-01T10:00:00Z", 2),
+      snap("2024-05-01T11:00:00Z", 3),
+    ],
+    remotes: [{
+      preserve: "1d",
+      backups: [
+        backup("2024-05-01T09:00:00Z", 1, null),
+        backup("2024-05-01T11:00:00Z", 3, 2),
+      ],
+    }],
+  });
+  const sp = plan(inp).sources[0];
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.ctransid, u.parent?.ctransid ?? null]),
+    [[2, 1]],
+  );
+  assert.deepEqual(newVerdict(sp, 2).flags, ["new", "repair"]);
+  assert.deepEqual(newVerdict(sp, 2).reasons, [{
+    kind: "ancestor",
+    remoteId: "r0",
+  }]);
+  assert.deepEqual(sp.deletes, []);
+  // Snapshot 2 is only an ancestor: destroyed, after the upload (the executor's order).
+  assert.deepEqual(sp.destroys.map((s) => s.ctransid), [2]);
+  assert.ok(sp.warnings.some((w) => /uploading it again .*\(repair\)/.test(w)));
+  const after = applyPlanInMemory(inp, plan(inp), () => uuid(99));
+  assert.ok(isEmptyPlan(plan(after)));
+});
+
+Deno.test("foreign snapshots of the source are listed, never renamed, destroyed or sent against", () => {
+  const foreign = [
+    snap("2024-05-01T11:30:00Z", 5, "/snaps/before-upgrade"),
+    snap("2024-05-01T11:40:00Z", 6, "/snaps/src.20240501T1140"),
+  ];
+  const sp = plan(input({
+    now: "2024-05-03T12:00:00Z",
+    snapshots: [snap("2024-05-01T10:00:00Z", 1), ...foreign],
+    remotes: [{ preserve: "" }],
+    source: { ctransid: 6, ctime: "2024-05-01T11:40:00Z" },
+  })).sources[0];
+  assert.deepEqual(sp.foreign, foreign);
+  // The newest snapshot is foreign: the source still gets a snapshot of its own.
+  assert.equal(sp.createSnapshot?.ctransid, 6);
+  assert.deepEqual(sp.destroys.map((s) => s.ctransid), [1]);
+  assert.deepEqual(sp.renames, []);
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.uuid, u.parent]),
+    [[PENDING_UUID, null]],
+  );
+  assert.ok(
+    sp.snapshots.every((v) =>
+      v.snapshot.ctransid < 5 || v.snapshot.uuid === PENDING_UUID
+    ),
   );
 });
 
@@ -411,8 +540,8 @@ Deno.test("uploads name their snapshot and parent by the path they have after th
   const sp = plan(input({
     now: "2024-05-02T12:00:00Z",
     snapshots: [
-      snap("2024-05-01T10:00:00Z", 1, "/snaps/a"),
-      snap("2024-05-02T10:00:00Z", 2, "/snaps/b"),
+      snap("2024-05-01T10:00:00Z", 1, "/snaps/src.NEW.11"),
+      snap("2024-05-02T10:00:00Z", 2, "/snaps/src.2024-05-02T12:00:00+02:00.2"),
     ],
     remotes: [{ preserve: "1m 2d" }],
   })).sources[0];

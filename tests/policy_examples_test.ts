@@ -16,7 +16,8 @@ function uuid(n: number): string {
 /** A snapshot named by its time; the uuid is derived from the ctransid. */
 function snap(iso: string, ctransid: number): SnapshotRef {
   const ctime = Temporal.Instant.from(iso);
-  return { uuid: uuid(ctransid), ctransid, ctime, path: `/snaps/${iso}` };
+  const path = `/snaps/src.${iso}.${ctransid}`;
+  return { uuid: uuid(ctransid), ctransid, ctime, path };
 }
 
 /** A backup of the snapshot with `ctransid`, sent against `parent` (a ctransid) or full. */
@@ -113,7 +114,7 @@ Deno.test("example 1: 30d keeps the first snapshot of each of 30 days as full ba
   const inp = input("30d", "2024-03-15T12:00:00Z", snaps);
   const sp = plan(inp).sources[0];
   const sixes = snaps.filter((s) =>
-    s.path.endsWith("T06:00:00Z") && s.path >= "/snaps/2024-02-15"
+    s.path.includes("T06:00:00Z") && s.path >= "/snaps/src.2024-02-15"
   );
   assert.equal(sixes.length, 30);
   const latest = snaps[snaps.length - 1];

@@ -12,7 +12,9 @@ const uuid = (n: number): string =>
 
 function snap(iso: string, ctransid: number): SnapshotRef {
   const ctime = Temporal.Instant.from(iso);
-  return { uuid: uuid(ctransid), ctransid, ctime, path: `/snaps/x${ctransid}` };
+  // Ours, but not yet canonically named: kept ones are renamed.
+  const path = `/snaps/home.NEW.${ctransid}`;
+  return { uuid: uuid(ctransid), ctransid, ctime, path };
 }
 
 function backup(
@@ -79,10 +81,10 @@ Deno.test("the preview lists each snapshot with what keeps it, or 'not keeping'"
   const text = renderPlan(plan(sample()));
   const line = (needle: string): string =>
     text.split("\n").find((l) => l.includes(needle)) ?? "";
-  assert.match(line("x2 "), /keep .*2024 yearly/);
-  assert.match(line("x3 "), /destroy .*not keeping/);
-  assert.match(line("x4 "), /keep .*2024-03 monthly/);
-  assert.match(line("x5 "), /keep .*2024-03-14 daily/);
+  assert.match(line("home.NEW.2 "), /keep .*2024 yearly/);
+  assert.match(line("home.NEW.3 "), /destroy .*not keeping/);
+  assert.match(line("home.NEW.4 "), /keep .*2024-03 monthly/);
+  assert.match(line("home.NEW.5 "), /keep .*2024-03-14 daily/);
   assert.match(
     line("home.2024-03-15T11:00:00+00:00.50"),
     /create .*2024-03-15 daily, most recent/,
@@ -208,4 +210,41 @@ Deno.test("sizes are human-readable in binary units", () => {
   assert.equal(formatSize(1536), "1.5 KiB");
   assert.equal(formatSize(5 * 2 ** 30), "5.0 GiB");
   assert.equal(formatSize(2 ** 50), "1.0 PiB");
+});
+
+Deno.test("the preview lists foreign snapshots, says repair for a re-upload and marks the broken backup", () => {
+  const inp = sample();
+  const src = inp.sources[0];
+  src.snapshots.push({
+    uuid: uuid(40),
+    ctransid: 40,
+    ctime: Temporal.Instant.from("2024-03-15T10:00:00Z"),
+    path: "/snaps/before-upgrade",
+  });
+  // The daily of 03-14 was sent against a snapshot whose backup and snapshot are gone.
+  src.remotes[0].backups = src.remotes[0].backups.map((b) =>
+    b.ctransid === 5 ? backup("2024-03-14T00:00:00Z", 5, 99, 100) : b
+  );
+  const text = renderPlan(plan(inp));
+  const lines = text.split("\n");
+  assert.match(
+    text,
+    /Foreign snapshots \(not named by snap2s3: never renamed, destroyed or sent against\):\n +foreign before-upgrade\n/,
+  );
+  assert.ok(!lines.some((l) => /destroy .*before-upgrade/.test(l)));
+  assert.ok(!lines.some((l) => /rename .*before-upgrade/.test(l)));
+  assert.match(
+    lines.find((l) =>
+      l.startsWith("    upload  aws: home.2024-03-14T00:00:00+00:00.5 ")
+    )!,
+    /differential from .* \(repair\)$/,
+  );
+  assert.match(
+    lines.find((l) => /repair +.*2024-03-14T00:00:00\+00:00/.test(l)) ?? "",
+    /diff .*2024-03-14 daily/,
+  );
+  assert.match(
+    lines.find((l) => /delete +.*2024-03-14T00:00:00\+00:00/.test(l)) ?? "",
+    /broken chain: cannot be restored; deleted after the uploads/,
+  );
 });

@@ -216,7 +216,7 @@ function _parse(fullKey: string): _Parsed {
       return { ok: false, reason: `missing .${code}` };
     }
   }
-  const ctime = _parseIsoInstant(values.get("ctim")!);
+  const ctime = parseIsoInstant(values.get("ctim")!);
   if (ctime === null) {
     return {
       ok: false,
@@ -294,8 +294,11 @@ const _ISO_EXT =
 const _ISO_BASIC =
   /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(?:(\d{2})(?:(\d{2}))?)?)?(Z|z|[+-]\d{2}(?:\d{2}(?:\d{2})?)?)?$/;
 
-/** An ISO-8601 date-time (no fraction; no offset means UTC, as btrfs2s3 reads it). */
-function _parseIsoInstant(s: string): Temporal.Instant | null {
+/**
+ * An ISO-8601 date-time as btrfs2s3 writes it in keys and snapshot names (no
+ * fraction; no offset means UTC, as btrfs2s3 reads it), or null.
+ */
+export function parseIsoInstant(s: string): Temporal.Instant | null {
   const m = _ISO_EXT.exec(s) ?? _ISO_BASIC.exec(s);
   if (m === null) return null;
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];

@@ -1,10 +1,13 @@
 /**
- * Snapshot names in the snapshot directory, as btrfs2s3 writes them. Names
- * are written, never parsed: a snapshot is recognised by its parent uuid.
+ * Snapshot names in the snapshot directory, as btrfs2s3 writes them. A
+ * snapshot is ours when it is a read-only snapshot of the source (by parent
+ * uuid) with one of these names; any other snapshot is foreign and never
+ * touched.
  *
  * @module
  */
 
+import { parseIsoInstant } from "./keys.ts";
 import { formatIsoSeconds } from "./zone.ts";
 
 /**
@@ -34,4 +37,28 @@ export function snapshotName(
 /** Temporary name of a snapshot being created: `<name>.NEW.<pid>`. */
 export function newSnapshotName(name: string, pid: number): string {
   return `${name}.NEW.${pid}`;
+}
+
+/**
+ * Whether a snapshot's base name is one snap2s3 (or btrfs2s3) gives a
+ * snapshot of source `name`: `<name>.<ISO date-time>.<ctransid>` (any offset;
+ * a name that is not the snapshot's own canonical one is renamed when kept)
+ * or `<name>.NEW.<pid>` (a run's snapshot not yet renamed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isManagedSnapshotName } from "./snapshot_names.ts";
+ * assert.ok(isManagedSnapshotName("home.2024-04-30T18:00:00-07:00.12", "home"));
+ * assert.ok(isManagedSnapshotName("home.NEW.4242", "home"));
+ * assert.ok(!isManagedSnapshotName("before-upgrade", "home"));
+ * assert.ok(!isManagedSnapshotName("home.20241201T2201", "home"));
+ * ```
+ */
+export function isManagedSnapshotName(base: string, name: string): boolean {
+  if (!base.startsWith(`${name}.`)) return false;
+  const rest = base.slice(name.length + 1);
+  if (/^NEW\.[0-9]+$/.test(rest)) return true;
+  const m = /^([0-9]{4}-[0-9]{2}-[0-9]{2}T[^.]+)\.([0-9]+)$/.exec(rest);
+  return m !== null && parseIsoInstant(m[1]) !== null;
 }

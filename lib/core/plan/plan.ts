@@ -39,7 +39,11 @@ export interface SourceInventory {
   ctime: Temporal.Instant;
   /** Absolute path of the snapshot directory. */
   snapshotDir: string;
-  /** Read-only snapshots of the source found in the snapshot directory. */
+  /**
+   * Read-only snapshots of the source found in the snapshot directory. Only
+   * those named `<name>.<ctime ISO>.<ctransid>` or `<name>.NEW.<pid>` are
+   * managed; the planner lists the others as foreign and never touches them.
+   */
   snapshots: SnapshotRef[];
   /** The remotes this source uploads to. */
   remotes: RemoteInventory[];
@@ -148,6 +152,8 @@ export interface Upload {
   reasons: KeepReason[];
   /** True when this backup replaces a newer-ctransid backup of the same interval. */
   replacingNewer: boolean;
+  /** True when this uploads again what a broken chain or a missing ancestor lost (a repair). */
+  repair: boolean;
 }
 
 /** What to do for one source. */
@@ -162,7 +168,9 @@ export interface SourcePlan {
   snapshotDir: string;
   /** The snapshot to create first, or null. `path` is its final (renamed) path. */
   createSnapshot: SnapshotRef | null;
-  /** Snapshots whose name is not `<name>.<ctime ISO>.<ctransid>`. */
+  /** Snapshots of the source that are not ours (other names): never renamed, destroyed or sent against. */
+  foreign: SnapshotRef[];
+  /** Managed snapshots whose name is not `<name>.<ctime ISO>.<ctransid>` in the plan's zone. */
   renames: { uuid: string; from: string; to: string }[];
   /** Parents before children. */
   uploads: Upload[];
@@ -174,9 +182,32 @@ export interface SourcePlan {
   snapshots: SnapshotVerdict[];
   /** Verdict for every backup per remote (existing and planned), sorted by ctransid. */
   backups: BackupVerdict[];
+  /** Removals the mass-deletion guard stops unless allowed (see `massDeletions` in guards.ts). */
+  massDeletions: MassDeletion[];
   /** Broken chains, duplicate uuids, and the like: never fatal. */
   warnings: string[];
 }
+
+/** A removal the mass-deletion guard stops. */
+export type MassDeletion =
+  | {
+    /** More than half of one remote's backups of the source. */
+    kind: "backups";
+    /** The remote. */
+    remoteId: string;
+    /** Backups the plan deletes. */
+    count: number;
+    /** Backups of the source in the remote once the run's uploads are done. */
+    total: number;
+  }
+  | {
+    /** More than half of the source's snapshots, and more than 2. */
+    kind: "snapshots";
+    /** Snapshots the plan destroys. */
+    count: number;
+    /** The source's snapshots once the run's snapshot exists. */
+    total: number;
+  };
 
 /** The whole plan; deterministic and sorted for a given input. */
 export interface Plan {

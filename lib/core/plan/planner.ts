@@ -6,7 +6,8 @@
 
 import type { BackupInfo, SnapshotRef } from "../types.ts";
 import { encodeKey } from "../keys.ts";
-import { snapshotName } from "../snapshot_names.ts";
+import { massDeletions } from "./guards.ts";
+import { isManagedSnapshotName, snapshotName } from "../snapshot_names.ts";
 import { parsePolicy, type Policy, UNITS } from "../policy/grammar.ts";
 import { IntervalCalendar } from "../policy/intervals.ts";
 import {
@@ -72,8 +73,10 @@ interface _Source {
   now: Temporal.Instant;
   /** The snapshot directory without a trailing slash. */
   snapshotDir: string;
-  /** Existing snapshots, sorted. */
+  /** Existing managed snapshots, sorted. */
   existing: SnapshotRef[];
+  /** Existing snapshots with names that are not ours, sorted. */
+  foreign: SnapshotRef[];
   warnings: string[];
 }
 
@@ -92,13 +95,17 @@ function _planSource(
   calendar: IntervalCalendar,
   inv: SourceInventory,
 ): SourcePlan {
+  const sorted = _sorted(inv.snapshots, _bySnapshot);
+  const managed = (s: SnapshotRef) =>
+    isManagedSnapshotName(_basename(s.path), inv.name);
   const src: _Source = {
     inv,
     timeZone: input.timeZone,
     calendar,
     now: input.now,
     snapshotDir: _stripSlash(inv.snapshotDir),
-    existing: _sorted(inv.snapshots, _bySnapshot),
+    existing: sorted.filter(managed),
+    foreign: sorted.filter((s) => !managed(s)),
     warnings: [],
   };
   const createSnapshot = _pendingSnapshot(src);
@@ -108,14 +115,7 @@ function _planSource(
   const renames = _renames(src, all, kept);
   const uploads = _orderUploads(remotes);
   _pointAtRenamed(uploads, renames);
-  return {
-    path: inv.path,
-    name: inv.name,
-    uuid: inv.uuid,
-    snapshotDir: inv.snapshotDir,
-    createSnapshot,
-    renames,
-    uploads,
+  const removals = {
     destroys: src.existing.filter((s) => !kept.has(s.uuid)),
     deletes: remotes.flatMap((r) => r.deletes),
     snapshots: all.map((s) => ({
@@ -124,6 +124,18 @@ function _planSource(
       reasons: _sortReasons(kept.get(s.uuid) ?? [], inv),
     })),
     backups: remotes.flatMap((r) => r.verdicts),
+  };
+  return {
+    path: inv.path,
+    name: inv.name,
+    uuid: inv.uuid,
+    snapshotDir: inv.snapshotDir,
+    createSnapshot,
+    foreign: src.foreign,
+    renames,
+    uploads,
+    ...removals,
+    massDeletions: massDeletions(removals),
     warnings: [...new Set(src.warnings)],
   };
 }
@@ -139,7 +151,7 @@ function _pendingSnapshot(src: _Source): SnapshotRef | null {
     ctime: inv.ctime,
     path: `${src.snapshotDir}/${name}`,
   };
-  if (existing.some((s) => s.path === pending.path)) {
+  if ([...existing, ...src.foreign].some((s) => s.path === pending.path)) {
     src.warnings.push(
       `${pending.path} already exists as another snapshot; creating the new snapshot will fail`,
     );
@@ -208,14 +220,18 @@ function _existingVerdict(
   backup: BackupInfo,
   r: ResolveResult,
 ): ExistingBackupVerdict {
-  const keep = r.backups.get(backup.uuid);
+  const keep = r.broken.has(backup) ? undefined : r.backups.get(backup.uuid);
   return {
     kind: "existing",
     remoteId: remote.id,
     backup,
     keep: keep !== undefined,
     reasons: keep ? _sortReasons(keep.reasons, src.inv) : [],
-    flags: keep ? _sortFlags(keep.flags) : [],
+    flags: keep
+      ? _sortFlags(keep.flags)
+      : r.broken.has(backup)
+      ? ["broken"]
+      : [],
   };
 }
 
@@ -241,6 +257,7 @@ function _newVerdict(
     }, src.timeZone),
     reasons,
     replacingNewer: nb.flags.includes("replacing-newer"),
+    repair: nb.flags.includes("repair"),
   };
   return {
     kind: "new",
@@ -282,7 +299,7 @@ function _renames(
   kept: ReadonlyMap<string, unknown>,
 ): SourcePlan["renames"] {
   const renames: SourcePlan["renames"] = [];
-  const taken = new Set(all.map((s) => s.path));
+  const taken = new Set([...all, ...src.foreign].map((s) => s.path));
   for (const s of src.existing) {
     if (!kept.has(s.uuid)) continue;
     const slash = s.path.lastIndexOf("/");
@@ -414,6 +431,8 @@ const _FLAG_ORDER = [
   "replacing-newer",
   "no-snapshot",
   "snapshot-is-newer",
+  "repair",
+  "broken",
 ] as const;
 
 function _sortFlags<T extends typeof _FLAG_ORDER[number]>(flags: T[]): T[] {
@@ -424,6 +443,10 @@ function _sortFlags<T extends typeof _FLAG_ORDER[number]>(flags: T[]): T[] {
 
 function _cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function _basename(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
 }
 
 function _stripSlash(p: string): string {

@@ -17,11 +17,14 @@ import type {
   Upload,
 } from "./plan.ts";
 import { verdictFacts } from "./plan.ts";
+import { describeMassDeletion } from "./guards.ts";
 
 /** Options of {@link renderPlan}. */
 export interface RenderOptions {
   /** ANSI colours (default false). */
   color?: boolean;
+  /** The run may remove more than half of what a source has (`--allow-mass-delete`). */
+  allowMassDelete?: boolean;
 }
 
 const _ANSI = {
@@ -71,7 +74,7 @@ export function renderPlan(plan: Plan, options: RenderOptions = {}): string {
     c("bold", `Plan at ${iso(plan.now)} (${plan.timeZone})`),
   );
   for (const src of plan.sources) {
-    lines.push("", ..._renderSource(src, c, iso));
+    lines.push("", ..._renderSource(src, c, iso, options.allowMassDelete));
   }
   return lines.join("\n") + "\n";
 }
@@ -80,6 +83,7 @@ function _renderSource(
   src: SourcePlan,
   c: (style: _Style, s: string) => string,
   iso: (t: Temporal.Instant) => string,
+  allowMassDelete = false,
 ): string[] {
   const lines: string[] = [];
   const remotes = [...new Set(src.backups.map((b) => b.remoteId))];
@@ -110,6 +114,15 @@ function _renderSource(
         c("dim", why)
       }`,
     );
+  }
+
+  if (src.foreign.length > 0) {
+    lines.push(
+      "  Foreign snapshots (not named by snap2s3: never renamed, destroyed or sent against):",
+    );
+    for (const s of src.foreign) {
+      lines.push(`    ${c("cyan", "foreign")} ${_basename(s.path)}`);
+    }
   }
 
   for (const remoteId of remotes) {
@@ -152,7 +165,9 @@ function _renderSource(
     actions.push(
       `upload  ${u.remoteId}: ${_basename(u.snapshot.path)} ${
         _uploadKind(u, iso)
-      }${u.replacingNewer ? " (replacing newer)" : ""}`,
+      }${u.replacingNewer ? " (replacing newer)" : ""}${
+        u.repair ? " (repair)" : ""
+      }`,
     );
   }
   for (const s of src.destroys) actions.push(`destroy ${s.path}`);
@@ -164,11 +179,38 @@ function _renderSource(
   }
   if (actions.length === 0) lines.push(c("dim", "    nothing to do"));
   for (const a of actions) lines.push(`    ${a}`);
+  lines.push(..._renderGuard(src, c, allowMassDelete));
 
   if (src.warnings.length > 0) {
     lines.push("  Warnings:");
     for (const w of src.warnings) lines.push(c("yellow", `    ! ${w}`));
   }
+  return lines;
+}
+
+function _renderGuard(
+  src: SourcePlan,
+  c: (style: _Style, s: string) => string,
+  allowed: boolean,
+): string[] {
+  if (src.massDeletions.length === 0) return [];
+  const lines = [
+    c(
+      allowed ? "yellow" : "red",
+      allowed
+        ? "  Mass deletion, allowed by --allow-mass-delete:"
+        : "  Mass-deletion guard: this run stops unless --allow-mass-delete is given:",
+    ),
+  ];
+  for (const m of src.massDeletions) {
+    lines.push(c(allowed ? "yellow" : "red", `    ${describeMassDeletion(m)}`));
+  }
+  lines.push(
+    c(
+      "dim",
+      "    (what the policy no longer keeps at this time: expected after shortening a policy; otherwise check the clock and the config)",
+    ),
+  );
   return lines;
 }
 
@@ -237,7 +279,7 @@ function _renderBackup(
   iso: (t: Temporal.Instant) => string,
 ): string {
   const status = v.kind === "new"
-    ? c("green", "upload")
+    ? c("green", v.flags.includes("repair") ? "repair" : "upload")
     : v.keep
     ? c("green", "keep  ")
     : c("red", "delete");
@@ -250,10 +292,11 @@ function _renderBackup(
       details.push(`${v.backup.keys.length} objects`);
     }
   }
-  const flags = v.flags.filter((f) => f !== "new").map((f) =>
-    f.replace(/-/g, " ")
-  );
-  let why = v.keep
+  const flags = v.flags.filter((f) => !["new", "repair", "broken"].includes(f))
+    .map((f) => f.replace(/-/g, " "));
+  let why = v.flags.includes("broken")
+    ? "broken chain: cannot be restored; deleted after the uploads"
+    : v.keep
     ? _describeReasons(v.reasons, multi) || "kept"
     : "not keeping";
   const extra = flags.filter((f) => !why.includes(f));

@@ -3,6 +3,12 @@
  * in one remote (POLICY.md "What is kept" and "Send parent"): which snapshots
  * and backups to keep, and which new backups to upload with which parent.
  *
+ * Broken chains are repaired, never extended: a backup whose send parent has
+ * neither a restorable backup nor a snapshot (so nothing can ever make it
+ * restorable) counts as absent. Its snapshot, if the policy wants it, is
+ * uploaded again against a whole chain; a missing ancestor whose snapshot
+ * still exists is uploaded again; nothing is ever sent against a broken chain.
+ *
  * @module
  */
 
@@ -53,7 +59,9 @@ export interface ResolveResult {
   backups: Map<string, BackupKeep>;
   /** Backups to upload, by snapshot uuid. */
   uploads: Map<string, NewBackup>;
-  /** Broken chains and duplicate uuids. */
+  /** Backups whose chain is broken (not restorable), with why: never kept, never a parent. */
+  broken: Map<BackupInfo, string>;
+  /** Broken chains, repairs and duplicate uuids. */
   warnings: string[];
 }
 
@@ -178,6 +186,7 @@ class _Resolver {
   readonly #keptSnaps = new Map<string, KeepReason[]>();
   readonly #keptBackups = new Map<string, BackupKeep>();
   readonly #uploads = new Map<string, NewBackup>();
+  readonly #broken: Map<BackupInfo, string>;
   readonly #warnings: string[] = [];
 
   constructor(input: ResolveInput) {
@@ -206,10 +215,20 @@ class _Resolver {
       snapItems.push(item);
     }
     this.#snaps = new _Index(snapItems, snapsByUuid, this.#units, cal);
+    this.#broken = brokenBackups(input.backups, new Set(snapsByUuid.keys()));
+    for (const [b, why] of this.#broken) {
+      this.#warnings.push(
+        `backup ${
+          b.keys[0]
+        } in remote ${input.remoteId} cannot be restored: ${why}; ` +
+          `it counts as absent and is deleted after this run's uploads`,
+      );
+    }
     // Objects claiming one uuid share one fate; the first by key represents them.
     const backupItems: _Item<BackupInfo[]>[] = [];
     const backupsByUuid = new Map<string, _Item<BackupInfo[]>>();
     for (const b of input.backups) {
+      if (this.#broken.has(b)) continue;
       const item = backupsByUuid.get(b.uuid);
       if (item !== undefined) {
         item.ref.push(b);
@@ -247,12 +266,24 @@ class _Resolver {
     this.#preservedIntervals();
     this.#mostRecent();
     this.#ancestors();
+    this.#markRepairs();
     return {
       snapshots: this.#keptSnaps,
       backups: this.#keptBackups,
       uploads: this.#uploads,
+      broken: this.#broken,
       warnings: this.#warnings,
     };
+  }
+
+  /** An upload of a snapshot whose only backups are broken is a repair. */
+  #markRepairs(): void {
+    const brokenUuids = new Set([...this.#broken.keys()].map((b) => b.uuid));
+    for (const [uuid, upload] of this.#uploads) {
+      if (brokenUuids.has(uuid) && !upload.flags.includes("repair")) {
+        upload.flags.push("repair");
+      }
+    }
   }
 
   #preservedIntervals(): void {
@@ -327,9 +358,9 @@ class _Resolver {
       ...this.#keptBackups.keys(),
       ...this.#uploads.keys(),
     ];
-    const warned = new Set<string>();
-    while (queue.length > 0) {
-      const uuid = queue.pop()!;
+    for (let uuid = queue.pop(); uuid !== undefined; uuid = queue.pop()) {
+      // An existing backup whose parent backup is gone is repaired from the parent's snapshot.
+      const repair = this.#uploads.has(uuid) ? undefined : "repair";
       for (const parent of this.#sendParentsOf(uuid)) {
         if (this.#keptBackups.has(parent) || this.#uploads.has(parent)) {
           continue;
@@ -339,18 +370,15 @@ class _Resolver {
           queue.push(parent);
           continue;
         }
+        // Backups in the index have a restorable parent: a backup or, here, a snapshot.
         const snap = this.#snaps.byUuid.get(parent);
-        if (snap !== undefined) {
-          this.#keepBackupOf(snap, reason);
-          queue.push(parent);
-          continue;
-        }
-        const key = `${uuid}>${parent}`;
-        if (!warned.has(key)) {
-          warned.add(key);
+        if (snap === undefined) continue;
+        this.#keepBackupOf(snap, reason, repair);
+        queue.push(parent);
+        if (repair !== undefined) {
           this.#warnings.push(
-            `backup chain is broken in remote ${remoteId}: backup of ${uuid} was sent against ${parent}, ` +
-              `which has neither a backup nor a snapshot; it cannot be restored`,
+            `remote ${remoteId} has no backup of ${parent}, which the kept backup of ${uuid} was sent against: ` +
+              `uploading it again from its snapshot (repair)`,
           );
         }
       }
@@ -362,9 +390,8 @@ class _Resolver {
     if (upload !== undefined) {
       return upload.parent === null ? [] : [upload.parent.uuid];
     }
-    const group = this.#backups.byUuid.get(uuid)!.ref;
     const out: string[] = [];
-    for (const b of group) {
+    for (const b of this.#backups.byUuid.get(uuid)?.ref ?? []) {
       if (b.sendParentUuid !== null && !out.includes(b.sendParentUuid)) {
         out.push(b.sendParentUuid);
       }
@@ -429,6 +456,80 @@ class _Resolver {
     }
     return parent;
   }
+}
+
+/**
+ * The backups that can never be restored, with why: those whose send parent
+ * has neither a snapshot (from which it could be uploaded again) nor a backup
+ * that is itself restorable. Missing and incomplete parents look alike here:
+ * an incomplete backup is not in the listing's backups.
+ *
+ * @param backups One remote's backups of a source.
+ * @param snapshotUuids Uuids of the source's snapshots.
+ * @returns Each broken backup with a reason naming where its chain breaks.
+ */
+export function brokenBackups(
+  backups: readonly BackupInfo[],
+  snapshotUuids: ReadonlySet<string>,
+): Map<BackupInfo, string> {
+  const byUuid = new Map<string, BackupInfo[]>();
+  for (const b of backups) {
+    const group = byUuid.get(b.uuid);
+    if (group === undefined) byUuid.set(b.uuid, [b]);
+    else group.push(b);
+  }
+  // Whether a uuid can serve as a send parent after this run; null while being decided.
+  const usable = new Map<string, boolean | null>();
+  const decide = (root: string): boolean => {
+    const stack = [root];
+    while (stack.length > 0) {
+      const uuid = stack[stack.length - 1];
+      const known = usable.get(uuid);
+      if (known === true || known === false) {
+        stack.pop();
+        continue;
+      }
+      if (snapshotUuids.has(uuid)) {
+        usable.set(uuid, true);
+        stack.pop();
+        continue;
+      }
+      const group = byUuid.get(uuid) ?? [];
+      if (known === undefined) {
+        usable.set(uuid, null);
+        const open = group.flatMap((b) =>
+          b.sendParentUuid !== null && !usable.has(b.sendParentUuid)
+            ? [b.sendParentUuid]
+            : []
+        );
+        if (open.length > 0) {
+          stack.push(...open);
+          continue;
+        }
+      }
+      // A parent still undecided here is part of a send-parent cycle: not usable.
+      usable.set(
+        uuid,
+        group.some((b) =>
+          b.sendParentUuid === null || usable.get(b.sendParentUuid) === true
+        ),
+      );
+      stack.pop();
+    }
+    return usable.get(root) === true;
+  };
+  const broken = new Map<BackupInfo, string>();
+  for (const b of backups) {
+    const parent = b.sendParentUuid;
+    if (parent === null || decide(parent)) continue;
+    broken.set(
+      b,
+      byUuid.has(parent)
+        ? `it was sent against ${parent}, whose own chain is broken`
+        : `it was sent against ${parent}, which has neither a complete backup nor a snapshot`,
+    );
+  }
+  return broken;
 }
 
 function _cmpStr(a: string, b: string): number {

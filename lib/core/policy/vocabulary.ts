@@ -27,13 +27,19 @@ export type KeepReason =
   };
 
 /**
- * Facts about a kept backup: `new` (to upload), `replacing-newer` (uploaded
+ * Facts about a backup: `new` (to upload), `replacing-newer` (uploaded
  * although the interval has a newer-ctransid backup), `no-snapshot` (kept
  * for an interval whose snapshot is gone), `snapshot-is-newer` (kept for an
- * interval whose nominal snapshot is newer and is not uploaded).
+ * interval whose nominal snapshot is newer and is not uploaded), `repair`
+ * (uploaded again because the backup of that snapshot, or of an ancestor a
+ * kept backup needs, is missing or broken), `broken` (an existing backup
+ * whose send-parent chain is broken: it cannot be restored, counts as absent
+ * and is deleted after the run's uploads).
  */
 export type BackupFlag =
   | "new"
   | "replacing-newer"
   | "no-snapshot"
-  | "snapshot-is-newer";
+  | "snapshot-is-newer"
+  | "repair"
+  | "broken";
