@@ -37,11 +37,7 @@ export class GuardError extends Error {
   /** The plan that was stopped (mass-deletion guard only). */
   readonly plan?: Plan;
 
-  /**
-   * @param guard Which guard stopped the run.
-   * @param message One line: what was found and how to proceed.
-   * @param plan The plan that was stopped, when there is one.
-   */
+  /** A refusal by `guard`, saying `message` (one line: what was found, how to proceed). */
   constructor(guard: GuardKind, message: string, plan?: Plan) {
     super(message);
     this.name = "GuardError";
