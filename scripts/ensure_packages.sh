@@ -11,6 +11,8 @@ declare -A pkg_of=(
 )
 if [ "$what" = test ] || [ "$what" = bench ]; then
   pkg_of+=([radosgw]=radosgw [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [ceph]=ceph-common [radosgw-admin]=radosgw)
+  # CLI tests run update with the clock set back or ahead.
+  pkg_of+=([faketime]=faketime)
 fi
 if [ "$what" = bench ]; then
   # The transfer benchmark's peers, and GNU time for their peak RSS.
