@@ -11,6 +11,7 @@ import { HANDLERS } from "./lib/app/cli/handlers.ts";
 import { commandUsage, globalUsage } from "./lib/app/cli/usage.ts";
 import { VERSION } from "./lib/app/cli/version.ts";
 import { ConfigError } from "./lib/app/config/error.ts";
+import { GuardError } from "./lib/core/plan/guards.ts";
 import { consoleOutput, type Output } from "./lib/app/output.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
 
@@ -88,7 +89,7 @@ function _exitCode(e: unknown, out: Output): number {
     out.error(`snap2s3: ${hint}`);
     return 2;
   }
-  if (e instanceof ConfigError) {
+  if (e instanceof ConfigError || e instanceof GuardError) {
     out.error(`snap2s3: ${e.message}`);
     return 2;
   }

@@ -107,6 +107,11 @@ export class RemoteSet {
     return remote;
   }
 
+  /** Forgets the listings read so far: the next {@link listing} reads the remote again. */
+  forgetListings(): void {
+    this.#listings.clear();
+  }
+
   /** The remote's whole listing, sorted into backups, foreign keys and incomplete backups. */
   listing(id: string): Promise<ListingGroups> {
     let listing = this.#listings.get(id);

@@ -104,6 +104,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "carry the plan out without asking (needed when not on a terminal)",
       },
+      {
+        name: "allow-mass-delete",
+        kind: "boolean",
+        help:
+          "carry out a plan that deletes more than half of a remote's backups or of a source's snapshots (e.g. after shortening a policy); without it such a run stops, exit 2",
+      },
       _JSON,
       _QUIET,
       _VERBOSE,
@@ -246,7 +252,10 @@ export const COMMANDS: readonly CommandSpec[] = [
 export const EXIT_CODES: readonly [code: string, meaning: string][] = [
   ["0", "done, or nothing to do"],
   ["1", "failed, or refused (not confirmed, or no --force without a terminal)"],
-  ["2", "bad input: arguments, config, unknown remote, missing permission"],
+  [
+    "2",
+    "bad input: arguments, config, unknown remote, missing permission; or stopped by a guard (clock behind the newest snapshot, mass deletion without --allow-mass-delete)",
+  ],
   ["75", "try again later: another run holds the lock"],
   ["130/143", "interrupted by SIGINT/SIGTERM"],
 ];

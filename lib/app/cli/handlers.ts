@@ -61,6 +61,7 @@ async function _update(args: ParsedArgs, base: Output): Promise<number> {
   const result = await update(config, {
     force: args.boolean("force"),
     pretend: args.boolean("pretend"),
+    allowMassDelete: args.boolean("allow-mass-delete"),
     verbose: args.boolean("verbose"),
     output: out,
     color: base.interactive && !json && !Deno.noColor,

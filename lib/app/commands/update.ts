@@ -12,6 +12,14 @@ import { executePlan, type ExecuteReport } from "../../core/plan/executor.ts";
 import { isEmptyPlan, type Plan } from "../../core/plan/plan.ts";
 import { plan as makePlan } from "../../core/plan/planner.ts";
 import { renderPlan } from "../../core/plan/preview.ts";
+import { confirmFresh } from "../../core/plan/confirm.ts";
+import {
+  clockSkew,
+  clockSkewMessage,
+  GuardError,
+  hasMassDeletion,
+  massDeletionMessage,
+} from "../../core/plan/guards.ts";
 import { inventory } from "../inventory.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
@@ -33,6 +41,12 @@ export interface UpdateOptions {
   color?: boolean;
   /** Log lines carry full paths and keys; a line per retry of a request. */
   verbose?: boolean;
+  /**
+   * Carry out a plan that deletes more than half of a remote's backups of a
+   * source, or destroys more than half of a source's snapshots (more than 2);
+   * without it such a run stops before acting (`--allow-mass-delete`).
+   */
+  allowMassDelete?: boolean;
 }
 
 /** Outcome of {@linkcode update}. */
@@ -62,6 +76,9 @@ export interface UpdateResult {
  * @param options See {@linkcode UpdateOptions}.
  * @returns The plan, what was done, and a one-line summary.
  * @throws {ConfigError} For a bad config or disk layout, before anything is made.
+ * @throws {GuardError} Before anything is made, when the clock reads more than
+ * 10 minutes earlier than the newest snapshot or backup, or when the plan would
+ * remove more than half of what a source has and `allowMassDelete` is not set.
  */
 export async function update(
   configInput: Config | ConfigInput,
@@ -73,6 +90,8 @@ export async function update(
   const out = options.output ?? memoryOutput();
   const warnings: string[] = [];
   const warn = (line: string) => {
+    // A plan made again after a slow answer repeats its warnings: show each once.
+    if (warnings.includes(line)) return;
     warnings.push(line);
     out.error(`warning: ${line}`);
   };
@@ -90,9 +109,14 @@ export async function update(
       ? (id, info) => out.error(describeRetry(id, info))
       : undefined,
   });
+  const render = (p: Plan) =>
+    renderPlan(p, {
+      color: options.color,
+      allowMassDelete: options.allowMassDelete,
+    });
   try {
     await _warnAboutListings(config, remotes, warn);
-    const plan = await _plan(config, remotes, options.now, warn);
+    let plan = await _plan(config, remotes, options.now, warn);
     if (isEmptyPlan(plan)) {
       return done({
         ok: true,
@@ -101,7 +125,7 @@ export async function update(
         plan,
       });
     }
-    out.print(renderPlan(plan, { color: options.color }));
+    out.print(render(plan));
     if (options.pretend) {
       return done({
         ok: true,
@@ -110,13 +134,34 @@ export async function update(
         plan,
       });
     }
-    if (!options.force && !(await options.confirm?.(plan))) {
-      return done({
-        ok: false,
-        executed: false,
-        summary: "not confirmed: nothing done",
-        plan,
+    _guardMassDeletion(plan, options);
+    if (!options.force) {
+      const confirmed = await confirmFresh(plan, {
+        confirm: (p) => options.confirm?.(p) ?? Promise.resolve(false),
+        replan: async () => {
+          // The answer took long: what is on disk and in the remotes may have moved.
+          remotes.forgetListings();
+          const fresh = await _plan(config, remotes, options.now, warn);
+          _guardMassDeletion(fresh, options);
+          return fresh;
+        },
+        showChanged: (p) => {
+          out.print(
+            "The plan changed while waiting for the answer; here it is again:",
+          );
+          out.print(render(p));
+        },
+        clock: () => Temporal.Now.instant(),
       });
+      if (confirmed === null) {
+        return done({
+          ok: false,
+          executed: false,
+          summary: "not confirmed: nothing done",
+          plan,
+        });
+      }
+      plan = confirmed;
     }
     const world = executorWorld(config, remotes, out, {
       verbose: options.verbose,
@@ -153,22 +198,36 @@ async function _warnAboutListings(
   }
 }
 
-/** The plan for now (or `now`), with the planner's warnings shown. */
+/**
+ * The plan for now (or `now`), with the planner's warnings shown; refused
+ * when the clock reads earlier than what the sources and remotes hold.
+ */
 async function _plan(
   config: Config,
   remotes: RemoteSet,
   now: Temporal.Instant | undefined,
   warn: (line: string) => void,
 ): Promise<Plan> {
-  const plan = makePlan({
+  const input = {
     timeZone: config.timezone,
     now: now ?? Temporal.Now.instant(),
     sources: await inventory(config, remotes),
-  });
+  };
+  const skew = clockSkew(input);
+  if (skew !== null) {
+    throw new GuardError("clock", clockSkewMessage(skew, config.timezone));
+  }
+  const plan = makePlan(input);
   for (const s of plan.sources) {
     for (const w of s.warnings) warn(`${s.path}: ${w}`);
   }
   return plan;
+}
+
+/** Stops a plan that removes more than half of what a source has, unless allowed. */
+function _guardMassDeletion(plan: Plan, options: UpdateOptions): void {
+  if (options.allowMassDelete || !hasMassDeletion(plan)) return;
+  throw new GuardError("mass-delete", massDeletionMessage(plan), plan);
 }
 
 function _summary(r: ExecuteReport): string {
