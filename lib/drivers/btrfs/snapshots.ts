@@ -30,7 +30,9 @@ import {
  * Lists the snapshots of `source` in `snapshotDir`: the read-only subvolumes
  * that are direct children of `snapshotDir` and whose parent uuid is the
  * source's uuid. Foreign and writable subvolumes and everything else are
- * ignored; names are not looked at. Sorted by ctransid, then path.
+ * ignored; names are not looked at here (the planner manages only the names
+ * snap2s3 gives, and lists other snapshots of the source as foreign). Sorted
+ * by ctransid, then path.
  *
  * `source` is a path or an already read {@linkcode SubvolumeInfo}.
  * Throws when `snapshotDir` is not on the source's filesystem.
