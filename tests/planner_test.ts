@@ -588,3 +588,22 @@ function newVerdict(sp: SourcePlan, ctransid: number): NewBackupVerdict {
   assert.ok(v?.kind === "new", `no planned upload of ctransid ${ctransid}`);
   return v;
 }
+
+Deno.test("a send-parent cycle without a full backup is broken: deleted, never a parent, no hang", () => {
+  const sp = plan(input({
+    now: "2024-05-02T12:00:00Z",
+    snapshots: [snap("2024-05-02T10:00:00Z", 5)],
+    remotes: [{
+      preserve: "2d",
+      backups: [
+        backup("2024-05-01T10:00:00Z", 2, 3),
+        backup("2024-05-01T11:00:00Z", 3, 2),
+      ],
+    }],
+  })).sources[0];
+  assert.deepEqual(sp.deletes.map((d) => d.backup.ctransid), [2, 3]);
+  assert.deepEqual(
+    sp.uploads.map((u) => [u.snapshot.ctransid, u.parent]),
+    [[5, null]],
+  );
+});
