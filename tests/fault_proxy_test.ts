@@ -177,7 +177,7 @@ for (const kind of FAULT_KINDS) {
       faults: { [kind]: 0.2 },
       // A stall outlasts the client's timeout by far, and the timeout outlasts a
       // normal request by far even on a loaded machine, so neither is mistaken.
-      stallMs: 4000,
+      stallMs: 8000,
       retryAfterSeconds: 1,
     });
     try {
@@ -191,7 +191,7 @@ for (const kind of FAULT_KINDS) {
             i % 2 ? "POST" : "GET",
             i % 2 ? "/upload" : "/bytes/200000",
             i % 2 ? body : undefined,
-            kind === "stall" ? 1500 : 5000,
+            kind === "stall" ? 3000 : 5000,
           ),
       );
       const injected = proxy.counts[kind];
