@@ -9,7 +9,11 @@
 import { basename, join } from "node:path";
 import type { Config, ConfigInput } from "../../core/config_types.ts";
 import { validateConfig } from "../config/validate.ts";
-import { getSubvolumeInfo, receive } from "../../drivers/btrfs/driver.ts";
+import {
+  checkReceiveDir,
+  getSubvolumeInfo,
+  receive,
+} from "../../drivers/btrfs/driver.ts";
 import { inverseFromSuffixes } from "../../drivers/pipe/stages.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
@@ -152,6 +156,8 @@ export async function restore(
     bytes: 0,
     durationMs: 0,
   };
+  // Before anything is listed or downloaded: a bad destination is the user's to fix.
+  await checkReceiveDir(options.dest);
   try {
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
@@ -228,7 +234,22 @@ export async function restore(
           out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, known.size),
       });
       known.size = dl.size;
-      const info = await receive(pipeThrough(dl.stream, inverse), options.dest);
+      const parent = b.sendParentUuid === null
+        ? undefined
+        : todo.find((p) => p.uuid === b.sendParentUuid);
+      const info = await receive(
+        pipeThrough(dl.stream, inverse),
+        options.dest,
+        {
+          label: `backup ${b.keys[0]}`,
+          expect: {
+            uuid: b.uuid,
+            ctransid: b.ctransid,
+            parentUuid: b.sendParentUuid,
+            parentCtransid: parent?.ctransid,
+          },
+        },
+      );
       out.endProgress();
       present.add(b.uuid);
       result.received.push(info);

@@ -26,5 +26,6 @@ export {
   sendCapabilities,
   type SendOptions,
 } from "./send.ts";
-export { receive } from "./receive.ts";
+export { checkReceiveDir, receive, type ReceiveOptions } from "./receive.ts";
+export type { ExpectedSendStream } from "./send_stream.ts";
 export type { SubvolumeInfo } from "../../core/types.ts";

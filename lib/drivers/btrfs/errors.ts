@@ -18,6 +18,8 @@ export type BtrfsErrorCode =
   | "not-found"
   | "not-snapshot"
   | "too-large"
+  | "read-only"
+  | "stream-mismatch"
   | "command-failed";
 
 /** An error of the btrfs driver; the message names the problem and the fix. */

@@ -1,55 +1,129 @@
 /**
  * `btrfs receive` from a web stream, returning the received subvolume.
  *
+ * Safety: btrfs receive runs with `--chroot`, so no path in the stream (a
+ * symlink to `/`, a `..`) reaches outside the destination; and nothing is
+ * given to it before the stream's first command was read and, when the
+ * caller knows what the stream must be (its backup key), checked.
+ *
  * @module
  */
 
 import { join, resolve } from "node:path";
 import type { SubvolumeInfo } from "../../core/types.ts";
 import { exitText, spawnBtrfs } from "./command.ts";
-import { BtrfsError, fsError } from "./errors.ts";
+import { BtrfsError, fsError, isDenoPermissionError } from "./errors.ts";
 import { filesystemUuid } from "./ffi.ts";
 import {
+  type ExpectedSendStream,
   parseSendStreamHead,
   type SendStreamHead,
+  sendStreamHeadMismatch,
   sendStreamHeadNeeds,
 } from "./send_stream.ts";
 import { getSubvolumeInfo } from "./subvolume.ts";
 
+/** Options of {@linkcode receive}. */
+export interface ReceiveOptions {
+  /**
+   * What the stream must create (from its backup's key). A stream whose
+   * first command differs is refused before btrfs receive starts.
+   */
+  expect?: ExpectedSendStream;
+  /** Names the stream in error messages (e.g. its backup key). */
+  label?: string;
+}
+
+/**
+ * Checks that `intoDir` can receive: it exists, is a directory on btrfs, and
+ * is writable (a probe directory is made and removed at once).
+ *
+ * @param intoDir The destination.
+ * @returns Its absolute path.
+ * @throws {BtrfsError} "not-found", "not-btrfs", "read-only" or "permission", with the fix.
+ */
+export async function checkReceiveDir(intoDir: string): Promise<string> {
+  const dir = resolve(intoDir);
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new BtrfsError(
+        "not-found",
+        `destination ${dir} does not exist: create it on a btrfs filesystem`,
+      );
+    }
+    throw fsError(e, dir, "read");
+  }
+  if (!stat.isDirectory) {
+    throw new BtrfsError(
+      "not-found",
+      `destination ${dir} is not a directory: give a directory on a btrfs filesystem`,
+    );
+  }
+  filesystemUuid(dir); // throws "not on btrfs" with the fix
+  const probe = join(dir, `.snap2s3-probe-${Deno.pid}`);
+  try {
+    await Deno.mkdir(probe);
+  } catch (e) {
+    if (isDenoPermissionError(e)) throw fsError(e, dir, "write");
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new BtrfsError(
+        "permission",
+        `destination ${dir} is not writable by this user: btrfs receive needs root`,
+        { cause: e },
+      );
+    }
+    throw new BtrfsError(
+      "read-only",
+      `destination ${dir} is not writable (${
+        e instanceof Error ? e.message : e
+      }): give a directory on a btrfs mounted read-write, outside any read-only snapshot`,
+      { cause: e },
+    );
+  }
+  await Deno.remove(probe);
+  return dir;
+}
+
 /**
  * Feeds `stream` (a `btrfs send` stream, full or differential) to
- * `btrfs receive intoDir` and returns the received subvolume's info. The
- * subvolume is found by the name in the stream's first command (which btrfs
- * receive also prints) and checked to carry the stream's uuid as its received
- * uuid.
+ * `btrfs receive --chroot intoDir` and returns the received subvolume's
+ * info. The first command is read before btrfs receive starts: data that is
+ * not a send stream, or (with `options.expect`) a stream of another snapshot
+ * or parent than expected, is refused with nothing received. The subvolume
+ * is found by the name in that command and checked to carry the stream's
+ * uuid as its received uuid.
  *
  * If `stream` errors, btrfs receive is killed before it can finish the
  * subvolume and the error is rethrown; if btrfs receive fails, `stream` is
  * cancelled and the error includes its stderr. Either way a partly received,
  * writable subvolume may remain; the error names it, and it is not deleted.
  *
- * Needs root, `--allow-run=btrfs`, `--allow-ffi` and `--allow-read`.
+ * Needs root, `--allow-run=btrfs`, `--allow-ffi`, `--allow-read` and `--allow-write`.
  */
 export async function receive(
   stream: ReadableStream<Uint8Array>,
   intoDir: string,
+  options: ReceiveOptions = {},
 ): Promise<SubvolumeInfo> {
-  const dir = resolve(intoDir);
+  const reader = stream.getReader();
+  let dir: string;
+  let first: Uint8Array;
   try {
-    if (!(await Deno.stat(dir)).isDirectory) {
-      throw new BtrfsError("not-found", `${dir} is not a directory`);
-    }
+    dir = await checkReceiveDir(intoDir);
+    first = await _readHead(reader);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new BtrfsError(
-        "not-found",
-        `receive directory ${dir} does not exist: create it on a btrfs filesystem`,
-      );
-    }
-    throw fsError(e, dir, "read");
+    await reader.cancel("not received").catch(() => {});
+    throw e;
   }
-  filesystemUuid(dir); // throws "not on btrfs" with the fix
-  const child = spawnBtrfs(["receive", dir], {
+  const head = _checkHead(first, options);
+  if (typeof head === "string") {
+    await reader.cancel("refused").catch(() => {});
+    throw new BtrfsError("stream-mismatch", head);
+  }
+  const child = spawnBtrfs(["receive", "--chroot", dir], {
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -58,23 +132,96 @@ export async function receive(
     new Response(child.stdout).text().catch(() => ""),
     new Response(child.stderr).text().catch(() => ""),
   ]).then(([o, e]) => o + e);
-  const writer = child.stdin.getWriter();
-  const reader = stream.getReader();
-  let head: SendStreamHead | null = null;
-  let pending: Uint8Array | null = new Uint8Array(0);
-  const partial = (): string =>
-    head
-      ? `; a partly received subvolume may remain at ${
-        join(dir, head.name)
-      } (remove it with \`btrfs subvolume delete\` before retrying)`
-      : "";
+  const partial = `; a partly received subvolume may remain at ${
+    join(dir, head.name)
+  } (remove it with \`btrfs subvolume delete\` before retrying)`;
+  await _feed(child, reader, first, partial);
+  const status = await child.status;
+  if (!status.success) {
+    throw new BtrfsError(
+      "command-failed",
+      `btrfs receive ${dir} ${exitText(status)}: ${
+        _errorLines(await output)
+      }${partial}`,
+    );
+  }
+  return await _received(dir, head);
+}
 
-  for (;;) {
+/** Reads until the header and first command are in hand; refuses data that ends first. */
+async function _readHead(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<Uint8Array> {
+  let buf: Uint8Array = new Uint8Array(0);
+  while (sendStreamHeadNeeds(buf) !== -1) {
     let chunk: ReadableStreamReadResult<Uint8Array>;
     try {
       chunk = await reader.read();
     } catch (e) {
-      // Kill rather than close stdin: btrfs receive must not finish a truncated subvolume.
+      throw new BtrfsError(
+        "command-failed",
+        `the stream to receive failed before its first command, so nothing was received: ${
+          e instanceof Error ? e.message : e
+        }`,
+        { cause: e },
+      );
+    }
+    if (chunk.done) break;
+    buf = _concat(buf, chunk.value);
+  }
+  return buf;
+}
+
+/** The stream's head when it may be received, else why not (one line). */
+function _checkHead(
+  first: Uint8Array,
+  options: ReceiveOptions,
+): SendStreamHead | string {
+  const what = options.label ?? "the data given to btrfs receive";
+  const head = parseSendStreamHead(first);
+  if (head === null) {
+    return `${what} is not a btrfs send stream (no btrfs-stream header with a subvolume or snapshot command); nothing was received`;
+  }
+  const why = options.expect
+    ? sendStreamHeadMismatch(first, options.expect)
+    : sendStreamHeadMismatch(first, {
+      uuid: head.uuid,
+      ctransid: head.ctransid,
+      parentUuid: head.parentUuid,
+    });
+  if (why !== null) {
+    return `refused ${what}: ${why}; nothing was received`;
+  }
+  return head;
+}
+
+/**
+ * Copies the stream into btrfs receive's stdin, first bytes first. A failing
+ * stream kills btrfs receive rather than closing its stdin: it must not
+ * finish a truncated subvolume.
+ */
+async function _feed(
+  child: Deno.ChildProcess,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  partial: string,
+): Promise<void> {
+  const writer = child.stdin.getWriter();
+  let chunk: Uint8Array | null = first;
+  for (;;) {
+    if (chunk !== null) {
+      try {
+        await writer.write(chunk);
+      } catch {
+        // btrfs receive stopped reading: its exit status and stderr say why.
+        await reader.cancel("btrfs receive failed").catch(() => {});
+        break;
+      }
+    }
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (e) {
       _kill(child);
       await child.status;
       await writer.abort().catch(() => {});
@@ -82,62 +229,23 @@ export async function receive(
         "command-failed",
         `the stream being received failed, so btrfs receive was stopped: ${
           e instanceof Error ? e.message : e
-        }${partial()}`,
+        }${partial}`,
         { cause: e },
       );
     }
-    if (chunk.done) break;
-    if (pending !== null) {
-      // Hold back the first bytes until the first command is known.
-      pending = _concat(pending, chunk.value);
-      const needs = sendStreamHeadNeeds(pending);
-      if (needs !== -1) continue;
-      head = parseSendStreamHead(pending);
-      if (head === null) {
-        _kill(child);
-        await child.status;
-        await reader.cancel("not a btrfs send stream").catch(() => {});
-        throw new BtrfsError(
-          "command-failed",
-          "the data given to btrfs receive is not a btrfs send stream (no btrfs-stream header with a subvolume or snapshot command)",
-        );
-      }
-      chunk = { done: false, value: pending };
-      pending = null;
-    }
-    try {
-      await writer.write(chunk.value);
-    } catch {
-      // btrfs receive stopped reading: its exit status and stderr say why.
-      await reader.cancel("btrfs receive failed").catch(() => {});
-      break;
-    }
-  }
-  if (pending !== null && pending.length > 0) {
-    // Shorter than one command: let btrfs receive judge it (it will fail).
-    await writer.write(pending).catch(() => {});
+    if (next.done) break;
+    chunk = next.value;
   }
   await writer.close().catch(() => {});
-  const status = await child.status;
-  const text = await output;
-  if (!status.success) {
-    throw new BtrfsError(
-      "command-failed",
-      `btrfs receive ${dir} ${exitText(status)}: ${
-        _errorLines(text)
-      }${partial()}`,
-    );
-  }
-  const name = head?.name ??
-    /^At (?:subvol|snapshot) (.+)$/m.exec(text)?.[1];
-  if (name === undefined) {
-    throw new BtrfsError(
-      "command-failed",
-      `btrfs receive ${dir} succeeded but named no subvolume: ${text.trim()}`,
-    );
-  }
-  const info = await getSubvolumeInfo(join(dir, name));
-  if (head && info.receivedUuid !== head.uuid) {
+}
+
+/** The received subvolume, checked to carry the stream's uuid as received uuid. */
+async function _received(
+  dir: string,
+  head: SendStreamHead,
+): Promise<SubvolumeInfo> {
+  const info = await getSubvolumeInfo(join(dir, head.name));
+  if (info.receivedUuid !== head.uuid) {
     throw new BtrfsError(
       "command-failed",
       `${info.path} has received uuid ${info.receivedUuid}, not the stream's ${head.uuid}`,
@@ -163,7 +271,9 @@ function _kill(child: Deno.ChildProcess): void {
 }
 
 function _errorLines(text: string): string {
-  const lines = text.trim().split("\n").filter((l) => l.trim());
+  const lines = text.trim().split("\n").filter((l) =>
+    l.trim() && !l.startsWith("Chroot to ")
+  );
   const errors = lines.filter((l) => l.startsWith("ERROR"));
   return (errors.length ? errors : lines).join("; ") || "(no message)";
 }

@@ -3,6 +3,11 @@
  * (SUBVOL for a full stream, SNAPSHOT for a differential), which name the
  * subvolume and carry the uuid that btrfs receive records as received uuid.
  *
+ * Format: the magic `btrfs-stream\0`, a le32 version, then commands, each a
+ * le32 payload length, le16 command, le32 CRC32C (of the command with this
+ * field zeroed, seed 0, no final xor) and TLV attributes (le16 type, le16
+ * length, value).
+ *
  * @module
  */
 
@@ -22,6 +27,18 @@ export interface SendStreamHead {
   parentUuid: string | null;
 }
 
+/** What a stream must create, from its backup's key; checked before btrfs receive sees a byte. */
+export interface ExpectedSendStream {
+  /** `.uuid`: the snapshot sent. */
+  uuid: string;
+  /** `.ctid`: its ctransid. */
+  ctransid: number;
+  /** `.sndp`: the parent a differential stream needs; null for a full stream. */
+  parentUuid: string | null;
+  /** The parent's ctransid (its own key's `.ctid`), when known. */
+  parentCtransid?: number;
+}
+
 const _MAGIC = "btrfs-stream\0";
 const _HEADER = 17; // magic[13] + le32 version
 const _CMD_HEADER = 10; // le32 len, le16 cmd, le32 crc
@@ -31,6 +48,12 @@ const _A_UUID = 1;
 const _A_CTRANSID = 2;
 const _A_PATH = 15;
 const _A_CLONE_UUID = 20;
+const _A_CLONE_CTRANSID = 21;
+
+interface _Head extends SendStreamHead {
+  parentCtransid: number | null;
+  crcOk: boolean;
+}
 
 /**
  * Bytes needed before {@linkcode parseSendStreamHead} can decide; -1 when
@@ -51,6 +74,65 @@ export function sendStreamHeadNeeds(buf: Uint8Array): number {
  * not start like a btrfs send stream with a SUBVOL or SNAPSHOT command.
  */
 export function parseSendStreamHead(buf: Uint8Array): SendStreamHead | null {
+  const head = _parseHead(buf);
+  if (head === null) return null;
+  const { version, name, uuid, ctransid, parentUuid } = head;
+  return { version, name, uuid, ctransid, parentUuid };
+}
+
+/**
+ * Why the start of a stream is not the one its key promises, or null when it
+ * is: not a send stream, a first command whose CRC32C does not match, a
+ * subvolume name that is not one plain directory entry, or a uuid, ctransid
+ * or (for a differential stream) parent that differs from `expect`.
+ *
+ * @param buf At least the header and first command ({@linkcode sendStreamHeadNeeds}).
+ * @param expect What the backup's key says.
+ * @returns A reason for one line of an error message, or null.
+ */
+export function sendStreamHeadMismatch(
+  buf: Uint8Array,
+  expect: ExpectedSendStream,
+): string | null {
+  const head = _parseHead(buf);
+  if (head === null) {
+    return "it is not a btrfs send stream (no btrfs-stream header with a subvolume or snapshot command)";
+  }
+  if (!head.crcOk) return "its first command fails its CRC32C check";
+  // btrfs receive joins the name to the destination: it must stay one entry in it.
+  if (
+    head.name === "" || head.name === "." || head.name === ".." ||
+    head.name.includes("/") || head.name.includes("\0")
+  ) {
+    return `it names its subvolume ${
+      JSON.stringify(head.name)
+    }, which is not a plain directory name`;
+  }
+  const kind = head.parentUuid === null ? "full" : "differential";
+  if (head.uuid !== expect.uuid) {
+    return `it is a send of snapshot ${head.uuid}, not of ${expect.uuid}`;
+  }
+  if (head.ctransid !== expect.ctransid) {
+    return `its snapshot has ctransid ${head.ctransid}, not ${expect.ctransid}`;
+  }
+  if (expect.parentUuid === null && head.parentUuid !== null) {
+    return `it is a ${kind} stream against ${head.parentUuid}, not a full one`;
+  }
+  if (expect.parentUuid !== null && head.parentUuid !== expect.parentUuid) {
+    return head.parentUuid === null
+      ? `it is a full stream, not a differential one against ${expect.parentUuid}`
+      : `it is a differential stream against ${head.parentUuid}, not against ${expect.parentUuid}`;
+  }
+  if (
+    expect.parentUuid !== null && expect.parentCtransid !== undefined &&
+    head.parentCtransid !== expect.parentCtransid
+  ) {
+    return `its parent has ctransid ${head.parentCtransid}, not ${expect.parentCtransid}`;
+  }
+  return null;
+}
+
+function _parseHead(buf: Uint8Array): _Head | null {
   if (buf.length < _HEADER + _CMD_HEADER) return null;
   if (new TextDecoder().decode(buf.subarray(0, 13)) !== _MAGIC) return null;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -64,6 +146,7 @@ export function parseSendStreamHead(buf: Uint8Array): SendStreamHead | null {
   let uuid: string | undefined;
   let ctransid: number | undefined;
   let parentUuid: string | null = null;
+  let parentCtransid: number | null = null;
   for (let off = _HEADER + _CMD_HEADER; off + 4 <= end;) {
     const type = dv.getUint16(off, true);
     const tlen = dv.getUint16(off + 2, true);
@@ -75,11 +158,50 @@ export function parseSendStreamHead(buf: Uint8Array): SendStreamHead | null {
       parentUuid = formatUuid(value);
     } else if (type === _A_CTRANSID && tlen === 8) {
       ctransid = Number(dv.getBigUint64(off + 4, true));
+    } else if (type === _A_CLONE_CTRANSID && tlen === 8) {
+      parentCtransid = Number(dv.getBigUint64(off + 4, true));
     }
     off += 4 + tlen;
   }
   if (name === undefined || uuid === undefined || ctransid === undefined) {
     return null;
   }
-  return { version, name, uuid, ctransid, parentUuid };
+  const command = buf.slice(_HEADER, end);
+  new DataView(command.buffer).setUint32(6, 0, true);
+  const crcOk = crc32c(command) === dv.getUint32(_HEADER + 6, true);
+  return {
+    version,
+    name,
+    uuid,
+    ctransid,
+    parentUuid,
+    parentCtransid,
+    crcOk,
+  };
+}
+
+let _table: Uint32Array | undefined;
+
+/**
+ * CRC32C (Castagnoli) as btrfs computes it for send stream commands: the
+ * register starts at `seed` and is not inverted before or after.
+ *
+ * @param data Bytes to checksum.
+ * @param seed Initial register (btrfs send uses 0).
+ * @returns The CRC as an unsigned 32-bit number.
+ */
+export function crc32c(data: Uint8Array, seed = 0): number {
+  if (_table === undefined) {
+    _table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      _table[n] = c >>> 0;
+    }
+  }
+  let crc = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    crc = _table[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+  }
+  return crc >>> 0;
 }
