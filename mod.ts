@@ -126,3 +126,8 @@ export { PipelineError } from "./lib/drivers/pipe/pipeline.ts";
 export type { StageFailure } from "./lib/drivers/pipe/pipeline.ts";
 /** An upload whose input stream failed; the upload was undone, so no backup appears. */
 export { ProducerError } from "./lib/drivers/transfer/upload.ts";
+/** A restore in which backups failed to receive (the others were restored); `result` says what was. */
+export { RestoreError } from "./lib/app/commands/restore.ts";
+/** A restore selection that cannot be made; `kind` is `bad-input`, `ambiguous` (same-named sources) or `not-found`. */
+export { SelectionError } from "./lib/core/restore_selection.ts";
+export type { SelectionErrorKind } from "./lib/core/restore_selection.ts";

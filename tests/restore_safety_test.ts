@@ -5,7 +5,7 @@
  * listed or received. Real loop btrfs, local-directory remote.
  */
 import assert from "node:assert/strict";
-import { restore } from "../mod.ts";
+import { restore, RestoreError } from "../mod.ts";
 import type { ConfigInput } from "../mod.ts";
 import { memoryOutput } from "../lib/app/output.ts";
 import { encodeKey } from "../lib/core/keys.ts";
@@ -202,8 +202,8 @@ Deno.test({
         output: out,
       }),
       (e: unknown) =>
-        e instanceof BtrfsError && e.code === "stream-mismatch" &&
-        e.message.includes(key) &&
+        e instanceof RestoreError && e.cause instanceof BtrfsError &&
+        e.cause.code === "stream-mismatch" && e.message.includes(key) &&
         e.message.includes(
           `it is a send of snapshot ${s1.uuid}, not of ${other}`,
         ),
@@ -231,8 +231,8 @@ Deno.test({
     await assert.rejects(
       restore(env.config, { dest: env.dst.mountPoint, remote: "usb" }),
       (e: unknown) =>
-        e instanceof BtrfsError && e.code === "stream-mismatch" &&
-        e.message.includes(key) &&
+        e instanceof RestoreError && e.cause instanceof BtrfsError &&
+        e.cause.code === "stream-mismatch" && e.message.includes(key) &&
         e.message.includes(
           `differential stream against ${s0.uuid}, not against ${s1.uuid}`,
         ),
@@ -268,7 +268,9 @@ Deno.test({
     );
     assert.equal(r.unverified, 2);
     assert.equal(
-      out.lines.filter((l) => /not verified: .*no snap2s3 manifest/.test(l))
+      out.lines.filter((l) =>
+        /not checksum-verified: .*no snap2s3 manifest/.test(l)
+      )
         .length,
       2,
     );

@@ -56,7 +56,14 @@ export class ParsedArgs {
 
   /** A positional argument (undefined only for an optional one left out). */
   positional(name: string): string | undefined {
-    this.#known(this.command.positionals, name, "argument");
+    this.#known(
+      [
+        ...this.command.positionals,
+        ...(this.command.forms ?? []).flatMap((f) => f.positionals),
+      ],
+      name,
+      "argument",
+    );
     return this.#positionals.get(name);
   }
 
@@ -234,18 +241,21 @@ export function parseArgs(
     }
   }
   if (values.get("help") === true) return "help";
+  const form = command.forms?.find((f) => f.when.some((w) => values.has(w)));
+  const specs = form?.positionals ?? command.positionals;
   const named = new Map<string, string>();
-  command.positionals.forEach((p, i) => {
+  specs.forEach((p, i) => {
     if (i < positionals.length) named.set(p.name, positionals[i]);
     else if (!p.optional) fail(`missing <${p.name}>`);
   });
-  if (positionals.length > command.positionals.length) {
-    const extra = positionals[command.positionals.length];
+  if (positionals.length > specs.length) {
+    const extra = positionals[specs.length];
+    const using = form ? ` with --${form.when.find((w) => values.has(w))}` : "";
     fail(
       `unexpected argument ${JSON.stringify(extra)}${
-        command.positionals.length
-          ? `; it takes ${command.positionals.map((p) => _shown(p)).join(" ")}`
-          : "; it takes flags only"
+        specs.length
+          ? `; it takes ${specs.map((p) => _shown(p)).join(" ")}${using}`
+          : `; it takes flags only${using}`
       }`,
     );
   }

@@ -32,6 +32,16 @@ export interface PositionalSpec {
   readonly help: string;
 }
 
+/** Positionals used instead of a command's own when one of `when` is given. */
+export interface PositionalForm {
+  /** Long flag names, without dashes. */
+  readonly when: readonly string[];
+  /** In order. */
+  readonly positionals: readonly PositionalSpec[];
+  /** Flags that belong to this form only: shown in its synopsis, not the main one. */
+  readonly flags?: readonly string[];
+}
+
 /** A command of the command line. */
 export interface CommandSpec {
   /** What the user types: `list-backups`. */
@@ -40,6 +50,12 @@ export interface CommandSpec {
   readonly summary: string;
   /** In order. */
   readonly positionals: readonly PositionalSpec[];
+  /**
+   * Other positional forms, each used when one of its `when` flags is given:
+   * e.g. `restore --local DIR <dest> [uuid]`, the remote from flags instead
+   * of `<config>` and `<remote>`.
+   */
+  readonly forms?: readonly PositionalForm[];
   /** Besides `--help`, which every command has. */
   readonly flags: readonly FlagSpec[];
   /** Command lines shown under "example" (without the leading `snap2s3`). */
@@ -51,6 +67,87 @@ const _CONFIG: PositionalSpec = {
   help:
     "a TypeScript policy file (export default defineConfig({...})) or a btrfs2s3 YAML config",
 };
+
+const _DEST: PositionalSpec = {
+  name: "dest",
+  help: "a directory on a btrfs filesystem to receive into",
+};
+
+const _REMOTE: PositionalSpec = {
+  name: "remote",
+  help: "the id of the remote in the config",
+};
+
+const _TARGET: PositionalSpec = {
+  name: "uuid",
+  optional: true,
+  help:
+    "a snapshot uuid (it and its chain), a source uuid (all of that source), a unique prefix of 8+ hex digits of either, or latest (each source's newest restorable snapshot and its chain); default: every backup",
+};
+
+const _PIPE_THROUGH: FlagSpec = {
+  name: "pipe-through",
+  kind: "strings",
+  value: '"CMD ARGS"',
+  help:
+    'a command that undoes a btrfs2s3 pipe_through, quoted as in a shell, e.g. "zstd -d" (one command per flag, in the order to run them); used instead of the key suffixes',
+};
+
+/** Without a config: where the remote is, and how to show times. */
+const _REMOTE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "s3",
+    kind: "string",
+    value: "BUCKET[/PREFIX]",
+    help:
+      "without a config: the S3 bucket (and key prefix) to read; credentials from the usual AWS chain (environment, --profile, instance role)",
+  },
+  {
+    name: "endpoint",
+    kind: "string",
+    value: "URL",
+    help: "with --s3: an S3-compatible endpoint, e.g. https://s3.example.com",
+  },
+  {
+    name: "region",
+    kind: "string",
+    value: "REGION",
+    help: "with --s3: the bucket's region, e.g. eu-west-1",
+  },
+  {
+    name: "profile",
+    kind: "string",
+    value: "NAME",
+    help: "with --s3: a profile of ~/.aws/config and ~/.aws/credentials",
+  },
+  {
+    name: "local",
+    kind: "string",
+    value: "DIR",
+    help: "without a config: a local directory of backup objects",
+  },
+  {
+    name: "timezone",
+    kind: "string",
+    value: "TZ",
+    help:
+      "without a config: the IANA time zone times are shown in (default UTC)",
+  },
+];
+
+/** `--s3 BUCKET ...` and `--local DIR ...` in place of `<config> <remote>`. */
+function _configlessForms(
+  positionals: readonly PositionalSpec[],
+): PositionalForm[] {
+  return [
+    {
+      when: ["s3"],
+      positionals,
+      flags: ["endpoint", "region", "profile", "timezone"],
+    },
+    { when: ["local"], positionals, flags: ["timezone"] },
+  ];
+}
 
 /** `-h`, `--help`: every command has it. */
 export const HELP_FLAG: FlagSpec = {
@@ -124,40 +221,41 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "restore",
     summary:
-      "receive backups (every one of the config's sources, or one snapshot and its chain) into a btrfs directory",
-    positionals: [
-      _CONFIG,
-      {
-        name: "dest",
-        help: "a directory on a btrfs filesystem to receive into",
-      },
-      { name: "remote", help: "the id of the remote to restore from" },
-      {
-        name: "uuid",
-        optional: true,
-        help: "restore only this snapshot (and the backups it depends on)",
-      },
-    ],
+      "receive backups (of the config's sources, one source, or one snapshot and its chain) into a btrfs directory",
+    positionals: [_CONFIG, _DEST, _REMOTE, _TARGET],
+    forms: _configlessForms([_DEST, _TARGET]),
     flags: [
+      {
+        name: "source",
+        kind: "string",
+        value: "NAME|UUID",
+        help:
+          "restore only this source: its directory name, its path in the config, or its source uuid (8+ hex digits)",
+      },
+      {
+        name: "identity",
+        kind: "strings",
+        value: "FILE",
+        help:
+          "age identity (private key) file to decrypt with (repeat for several); gpg decrypts through its agent",
+      },
       {
         name: "no-verify",
         kind: "boolean",
         help: "skip the SHA-256 check of each backup",
       },
-      {
-        name: "pipe-through",
-        kind: "strings",
-        value: '"CMD ARGS"',
-        help:
-          'undo a btrfs2s3 pipe_through instead of the key suffixes, e.g. "zstd -d" (repeat for several)',
-      },
+      _PIPE_THROUGH,
       _JSON,
       _QUIET,
       _VERBOSE,
+      ..._REMOTE_FLAGS,
     ],
     examples: [
       "restore /etc/snap2s3/policy.ts /mnt/restore usb",
+      "restore /etc/snap2s3/policy.ts /mnt/restore usb latest --source home",
       'restore config.yaml /mnt/restore aws --pipe-through "zstd -d"',
+      "restore --s3 my-bucket/laptop --region eu-west-1 /mnt/restore latest --identity /root/age.key",
+      "restore --local /media/usb/backups /mnt/restore 0f3c9a2e",
     ],
   },
   {
@@ -168,6 +266,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       name: "remote",
       help: "the id of the remote to list",
     }],
+    forms: _configlessForms([]),
     flags: [
       {
         name: "json",
@@ -175,8 +274,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         help: "print the listing as one JSON object",
       },
       _VERBOSE,
+      ..._REMOTE_FLAGS,
     ],
-    examples: ["list-backups /etc/snap2s3/policy.ts usb"],
+    examples: [
+      "list-backups /etc/snap2s3/policy.ts usb",
+      "list-backups --s3 my-bucket --endpoint https://s3.example.com --timezone Europe/Berlin",
+    ],
   },
   {
     name: "simulate",

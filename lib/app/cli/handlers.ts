@@ -12,6 +12,7 @@ import { closestSpelling as closest } from "../config/suggest.ts";
 import type { UpdateResult } from "../commands/update.ts";
 import { modeOutput, type Output } from "../output.ts";
 import { describeRetry } from "../remotes.ts";
+import type { RestoreResult } from "../commands/restore.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
 
 /** Runs one command; returns the exit code. */
@@ -126,53 +127,182 @@ export function updateJson(r: UpdateResult, exitCode: number): object {
   };
 }
 
-async function _restore(args: ParsedArgs, base: Output): Promise<number> {
-  const config = await _config(args);
-  const out = _shaped(args, base, config);
-  const remote = args.required("remote");
-  _checkRemote(config, remote, "restore");
-  const { restore } = await import("../commands/restore.ts");
-  const pipe = args.strings("pipe-through");
-  const dest = args.required("dest");
-  const result = await restore(config, {
-    dest,
-    remote,
-    uuid: args.positional("uuid"),
-    verify: !args.boolean("no-verify"),
-    pipeThrough: pipe.length
-      ? pipe.map((p) => p.split(/\s+/).filter(Boolean))
-      : undefined,
-    output: out,
-    verbose: args.boolean("verbose"),
-  });
-  out.log(
-    `restored ${result.received.length} snapshot(s), ${result.skipped} already there` +
-      (result.unverified
-        ? `, ${result.unverified} without a checksum to verify`
-        : ""),
-  );
-  if (args.boolean("json")) {
-    base.print(JSON.stringify({
-      command: "restore",
-      ok: true,
-      exitCode: 0,
-      remote,
-      dest,
-      durationMs: result.durationMs,
-      received: result.backups,
-      skipped: result.skipped,
-      unverified: result.unverified,
-      bytes: result.bytes,
-      error: null,
-    }));
+/** The config and remote: from `<config> <remote>`, or from the remote flags without a config. */
+async function _configAndRemote(
+  args: ParsedArgs,
+): Promise<{ config: Config; remote: string }> {
+  const command = args.command.name;
+  const { configFromFlags } = await import("./remote_flags.ts");
+  const flags = configFromFlags(args);
+  if (flags === null) {
+    const config = await _config(args);
+    const remote = args.required("remote");
+    _checkRemote(config, remote, command);
+    return { config, remote };
   }
-  return 0;
+  const { validateConfig } = await import("../config/validate.ts");
+  const { ConfigError } = await import("../config/error.ts");
+  try {
+    return { config: validateConfig(flags.config), remote: flags.remote };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    // The problems are in fields the flags filled: name the flags.
+    throw new UsageError(
+      e.problems.map((p) => {
+        const field = String(p.path.at(-1) ?? "");
+        const flag = _FLAG_OF_FIELD[field] ?? field;
+        return `${flag}: ${p.message}`;
+      }).join("; "),
+      command,
+    );
+  }
+}
+
+const _FLAG_OF_FIELD: Record<string, string> = {
+  bucket: "--s3",
+  prefix: "--s3",
+  endpoint: "--endpoint",
+  region: "--region",
+  profile: "--profile",
+  path: "--local",
+  timezone: "--timezone",
+};
+
+/** `--pipe-through` values, each one command line split as a shell would. */
+async function _pipeThrough(
+  args: ParsedArgs,
+): Promise<string[][] | undefined> {
+  const values = args.strings("pipe-through");
+  if (values.length === 0) return undefined;
+  const { splitShellWords } = await import("../../core/shell_words.ts");
+  return values.map((v) => {
+    let words: string[];
+    try {
+      words = splitShellWords(v);
+    } catch (e) {
+      throw new UsageError(
+        `--pipe-through: ${(e as Error).message}`,
+        args.command.name,
+      );
+    }
+    if (words.length === 0) {
+      throw new UsageError(
+        '--pipe-through needs a command, e.g. --pipe-through "zstd -d"',
+        args.command.name,
+      );
+    }
+    return words;
+  });
+}
+
+/** A bad destination is bad input (exit 2), found before anything is listed. */
+async function _checkDest(dest: string, command: string): Promise<void> {
+  const { BtrfsError, checkReceiveDir } = await import(
+    "../../drivers/btrfs/driver.ts"
+  );
+  try {
+    await checkReceiveDir(dest);
+  } catch (e) {
+    if (e instanceof BtrfsError) throw new UsageError(e.message, command);
+    throw e;
+  }
+}
+
+/** Selection errors the user fixes (a bad or ambiguous uuid, same-named sources) are exit 2. */
+async function _selectionUsage<T>(
+  command: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const { SelectionError } = await import("../../core/restore_selection.ts");
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof SelectionError && e.kind !== "not-found") {
+      throw new UsageError(e.message, command);
+    }
+    throw e;
+  }
+}
+
+async function _restore(args: ParsedArgs, base: Output): Promise<number> {
+  const { config, remote } = await _configAndRemote(args);
+  const out = _shaped(args, base, config);
+  const json = args.boolean("json");
+  const dest = args.required("dest");
+  const uuid = args.positional("uuid");
+  const { parseRestoreTarget } = await import(
+    "../../core/restore_selection.ts"
+  );
+  await _selectionUsage(
+    "restore",
+    () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
+  );
+  await _checkDest(dest, "restore");
+  const { restore, RestoreError } = await import("../commands/restore.ts");
+  const pipeThrough = await _pipeThrough(args);
+  const report = (r: RestoreResult, code: number, error: unknown) => {
+    const line = [
+      `restored ${r.received.length} snapshot(s), ${r.skipped} already there` +
+      (r.unverified
+        ? `, ${r.unverified} not checksum-verified (no manifest)`
+        : ""),
+      r.broken.length ? `${r.broken.length} broken chain(s)` : "",
+      r.unmatched.length
+        ? `${r.unmatched.length} source(s) without backups`
+        : "",
+      r.failed.length ? `${r.failed.length} failed` : "",
+    ].filter(Boolean).join("; ");
+    if (code === 0) out.log(line);
+    else out.error(line);
+    if (json) {
+      base.print(JSON.stringify({
+        command: "restore",
+        ok: code === 0,
+        exitCode: code,
+        remote,
+        dest,
+        durationMs: r.durationMs,
+        sources: r.sources,
+        received: r.backups,
+        skipped: r.skipped,
+        unverified: r.unverified,
+        bytes: r.bytes,
+        broken: r.broken,
+        unmatched: r.unmatched,
+        failed: r.failed,
+        error: error === null
+          ? null
+          : error instanceof Error
+          ? error.message
+          : String(error),
+      }));
+    }
+    return code;
+  };
+  let result: RestoreResult;
+  try {
+    result = await _selectionUsage("restore", () =>
+      restore(config, {
+        dest,
+        remote,
+        uuid,
+        source: args.string("source"),
+        verify: !args.boolean("no-verify"),
+        pipeThrough,
+        identities: args.strings("identity"),
+        output: out,
+        verbose: args.boolean("verbose"),
+      }));
+  } catch (e) {
+    if (!(e instanceof RestoreError)) throw e;
+    out.error(`snap2s3: ${e.message}`);
+    return report(e.result, 1, e);
+  }
+  return report(result, result.ok ? 0 : 1, null);
 }
 
 async function _listBackups(args: ParsedArgs, base: Output): Promise<number> {
-  const config = await _config(args);
-  const remote = args.required("remote");
-  _checkRemote(config, remote, "list-backups");
+  const { config, remote } = await _configAndRemote(args);
   const { listBackups, renderBackupListing } = await import(
     "../commands/list_backups.ts"
   );

@@ -18,13 +18,41 @@ import {
 export function synopsis(command: CommandSpec): string {
   const parts = [`snap2s3 ${command.name}`];
   for (const p of command.positionals) parts.push(_positional(p));
-  for (const f of command.flags) {
-    const shown = _flagName(f);
-    if (f.required) parts.push(shown);
-    else if (f.kind === "strings") parts.push(`[${shown}]...`);
-    else parts.push(`[${shown}]`);
-  }
+  parts.push(..._common(command).map(_optionalFlag));
   return parts.join(" ");
+}
+
+/** The flags of every form: all but the forms' own. */
+function _common(command: CommandSpec): FlagSpec[] {
+  const special = new Set(
+    command.forms?.flatMap((f) => [...f.when, ...f.flags ?? []]) ?? [],
+  );
+  return command.flags.filter((f) => !special.has(f.name));
+}
+
+function _optionalFlag(f: FlagSpec): string {
+  const shown = _flagName(f);
+  if (f.required) return shown;
+  return f.kind === "strings" ? `[${shown}]...` : `[${shown}]`;
+}
+
+/** The other forms: `snap2s3 restore --local DIR <dest> [uuid]`, one per `when` flag. */
+export function formSynopses(command: CommandSpec): string[] {
+  return (command.forms ?? []).flatMap((form) =>
+    form.when.map((w) => {
+      const flag = (name: string) => {
+        const f = command.flags.find((f) => f.name === name);
+        return f ? _flagName(f) : `--${name}`;
+      };
+      return [
+        `snap2s3 ${command.name}`,
+        flag(w),
+        ...form.positionals.map(_positional),
+        ...(form.flags ?? []).map((f) => `[${flag(f)}]`),
+        ..._common(command).map(_optionalFlag),
+      ].join(" ");
+    })
+  );
 }
 
 /** The text of `snap2s3 --help`. */
@@ -33,7 +61,9 @@ export function globalUsage(): string {
     "snap2s3: btrfs snapshots, backed up to S3 as a tree of full and differential sends",
     "",
     "usage:",
-    ...COMMANDS.map((c) => `  ${synopsis(c)}`),
+    ...COMMANDS.flatMap((c) =>
+      [synopsis(c), ...formSynopses(c)].map((s) => `  ${s}`)
+    ),
     "",
     "commands:",
     ..._columns(COMMANDS.map((c) => [c.name, c.summary])),
@@ -49,12 +79,21 @@ export function globalUsage(): string {
 
 /** The text of `snap2s3 <command> --help`: arguments, flags, examples, exit codes. */
 export function commandUsage(command: CommandSpec): string {
-  const lines = [`usage: ${synopsis(command)}`, "", command.summary];
-  if (command.positionals.length) {
+  const lines = [
+    `usage: ${synopsis(command)}`,
+    ...formSynopses(command).map((s) => `       ${s}`),
+    "",
+    command.summary,
+  ];
+  const positionals = [
+    ...command.positionals,
+    ...(command.forms ?? []).flatMap((f) => f.positionals),
+  ].filter((p, i, all) => all.findIndex((q) => q.name === p.name) === i);
+  if (positionals.length) {
     lines.push(
       "",
       "arguments:",
-      ..._columns(command.positionals.map((p) => [_positional(p), p.help])),
+      ..._columns(positionals.map((p) => [_positional(p), p.help])),
     );
   }
   lines.push(

@@ -1,28 +1,46 @@
 /**
- * `restore`: rebuild snapshots from a remote with `btrfs receive`, root of
- * each chain first, skipping what the destination already holds, checking
- * every backup against its recorded SHA-256.
+ * `restore`: rebuild snapshots from a remote with `btrfs receive`.
+ *
+ * Steps: check the destination (before anything is listed); list the remote;
+ * choose the source groups and backups (`core/restore_selection.ts`: the
+ * live source's uuid, else the one same-named source; a uuid, a prefix or
+ * `latest`); receive each chain root first, skipping what the destination
+ * holds, each stream checked against its key and its manifest's SHA-256.
+ * A chain that cannot be restored (an ancestor missing from the remote) is
+ * reported and the rest restored; a backup that fails to receive stops only
+ * the backups that depend on it, and the restore then throws.
  *
  * @module
  */
 
 import { basename, join } from "node:path";
-import type { Config, ConfigInput } from "../../core/config_types.ts";
-import { validateConfig } from "../config/validate.ts";
+import type {
+  Config,
+  ConfigInput,
+  PipeStage,
+} from "../../core/config_types.ts";
+import { formatSize } from "../../core/format.ts";
+import {
+  describeBrokenChain,
+  parseRestoreTarget,
+  type SelectedSource,
+  selectRestore,
+  type SourceSpec,
+} from "../../core/restore_selection.ts";
+import type { BackupInfo, SubvolumeInfo } from "../../core/types.ts";
 import {
   checkReceiveDir,
   getSubvolumeInfo,
   receive,
 } from "../../drivers/btrfs/driver.ts";
-import { inverseFromSuffixes } from "../../drivers/pipe/stages.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
+import { inverseFromSuffixes } from "../../drivers/pipe/stages.ts";
+import type { Remote } from "../../drivers/remote/remote.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
-import type { RetryInfo } from "../../drivers/remote/retry.ts";
-import type { BackupInfo, SubvolumeInfo } from "../../core/types.ts";
-import type { PipeStage } from "../../core/config_types.ts";
+import { validateConfig } from "../config/validate.ts";
 import { memoryOutput, type Output } from "../output.ts";
-import { formatSize } from "../../core/format.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
+import type { RetryInfo } from "../../drivers/remote/retry.ts";
 import { snapshotName } from "../../core/snapshot_names.ts";
 
 /** Options of {@linkcode restore}. */
@@ -31,12 +49,20 @@ export interface RestoreOptions {
   dest: string;
   /** Remote id to restore from. */
   remote: string;
-  /** Restore only this snapshot uuid (and its chain); default every backup of every source. */
+  /**
+   * A snapshot uuid (it and its chain), a source uuid (every backup of that
+   * source), a unique prefix of 8+ hex digits of either, or `latest`; default
+   * every backup of the selected sources.
+   */
   uuid?: string;
+  /** Only this source: its directory name, its configured path, or its source uuid (prefix). */
+  source?: string;
   /** Skip the SHA-256 check (default: check). */
   verify?: boolean;
   /** Commands that undo the pipe, overriding what the key suffixes say (for btrfs2s3's pipe_through). */
   pipeThrough?: string[][];
+  /** age identity files to decrypt with, instead of the config's `identityFile`. */
+  identities?: string[];
   /** Where lines go. */
   output?: Output;
   /** Log lines carry keys; a line per retry of a request. */
@@ -65,9 +91,24 @@ export interface RestoreResult {
   received: SubvolumeInfo[];
   /** Backups skipped because the destination already had them. */
   skipped: number;
-  /** Backups received without a checksum to check (written by btrfs2s3). */
+  /** Backups received without a checksum to check (no manifest: written by btrfs2s3). */
   unverified: number;
-  /** Each backup received, in order. */
+  /** The source groups restored from, each with how its uuid was chosen. */
+  sources: {
+    name: string;
+    sourceUuid: string;
+    path: string | null;
+    why: string;
+  }[];
+  /** One line per chain that cannot be restored (an ancestor missing or incomplete). */
+  broken: string[];
+  /** Configured sources with no backups in the remote. */
+  unmatched: string[];
+  /** Backups that failed to receive, and the ones left out because they depend on one. */
+  failed: { key: string; error: string }[];
+  /** Whether everything selected was restored (nothing broken, unmatched or failed). */
+  ok: boolean;
+  /** The backups received, in order. */
   backups: ReceivedBackup[];
   /** Bytes downloaded in all. */
   bytes: number;
@@ -75,67 +116,36 @@ export interface RestoreResult {
   durationMs: number;
 }
 
-/** The backups of the config's sources in a listing: by `.prnt` when the source exists, else by name. */
-export async function backupsOfSources(
-  config: Config,
-  remoteId: string,
-  backups: BackupInfo[],
-): Promise<Map<string, BackupInfo[]>> {
-  const bySource = new Map<string, BackupInfo[]>();
-  for (const src of config.sources) {
-    if (!src.upload.some((u) => u.remote === remoteId)) continue;
-    let uuid: string | null = null;
-    try {
-      uuid = (await getSubvolumeInfo(src.path)).uuid;
-    } catch {
-      // Restoring onto a new machine: the source is gone, so match by its name.
-    }
-    const name = basename(src.path);
-    bySource.set(
-      src.path,
-      backups.filter((b) => uuid ? b.sourceUuid === uuid : b.name === name),
-    );
-  }
-  return bySource;
-}
+/** Backups failed to receive; the others were restored. `result` says what was. */
+export class RestoreError extends Error {
+  /** What was received, skipped, broken and failed. */
+  readonly result: RestoreResult;
 
-/** The chain of `target`: full backup first, `target` last. Throws when a link is missing. */
-export function chainOf(
-  target: BackupInfo,
-  backups: readonly BackupInfo[],
-): BackupInfo[] {
-  const chain = [target];
-  const seen = new Set([target.uuid]);
-  let cur = target;
-  while (cur.sendParentUuid) {
-    const parent = backups.find((b) =>
-      b.uuid === cur.sendParentUuid && b.sourceUuid === cur.sourceUuid
-    );
-    if (!parent) {
-      throw new Error(
-        `cannot restore ${
-          target.keys[0]
-        }: its chain is broken, the backup of parent snapshot ${cur.sendParentUuid} is missing`,
-      );
-    }
-    if (seen.has(parent.uuid)) {
-      throw new Error(
-        `cannot restore ${target.keys[0]}: its chain has a cycle`,
-      );
-    }
-    seen.add(parent.uuid);
-    chain.unshift(parent);
-    cur = parent;
+  /**
+   * Makes the error.
+   *
+   * @param message One line: how many failed, and the first failure.
+   * @param result The restore's outcome.
+   * @param options `cause`: the first failure.
+   */
+  constructor(message: string, result: RestoreResult, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RestoreError";
+    this.result = result;
   }
-  return chain;
 }
 
 /**
  * Restores backups into `options.dest`.
  *
- * @param configInput The config (for its remotes and pipe stages).
+ * @param configInput The config (for its remotes, sources and pipe stages). A
+ *   config without sources restores every source in the remote (names must
+ *   then be unique, or `source`/`uuid` must choose).
  * @param options See {@linkcode RestoreOptions}.
- * @returns What was received and skipped.
+ * @returns What was received, skipped and could not be restored.
+ * @throws {BtrfsError} When the destination is missing, not on btrfs or not writable (nothing received).
+ * @throws {SelectionError} On a bad or ambiguous uuid, same-named sources, or nothing to restore.
+ * @throws {RestoreError} When backups failed to receive (after the others were restored).
  */
 export async function restore(
   configInput: Config | ConfigInput,
@@ -144,136 +154,242 @@ export async function restore(
   const config = validateConfig(configInput);
   const out = options.output ?? memoryOutput();
   const started = performance.now();
+  // Before anything is listed or downloaded: a bad destination or uuid is the user's to fix.
+  const dest = await checkReceiveDir(options.dest);
+  const target = parseRestoreTarget(options.uuid);
   const onRetry = options.verbose
     ? (id: string, info: RetryInfo) => out.error(describeRetry(id, info))
     : undefined;
   const remotes = new RemoteSet(config.remotes, { onRetry });
-  const result: RestoreResult = {
-    received: [],
-    skipped: 0,
-    unverified: 0,
-    backups: [],
-    bytes: 0,
-    durationMs: 0,
-  };
-  // Before anything is listed or downloaded: a bad destination is the user's to fix.
-  await checkReceiveDir(options.dest);
   try {
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
-    const bySource = await backupsOfSources(
-      config,
-      options.remote,
-      listing.backups,
-    );
-    // What the destination already holds, by the uuid it was received from.
-    const present = new Set<string>();
-    for await (const e of Deno.readDir(options.dest)) {
-      if (!e.isDirectory) continue;
-      try {
-        const info = await getSubvolumeInfo(join(options.dest, e.name));
-        if (info.receivedUuid) present.add(info.receivedUuid);
-      } catch { /* not a subvolume */ }
-    }
-    const todo: BackupInfo[] = [];
-    const stagesOf = new Map<BackupInfo, PipeStage[]>();
-    for (const [path, backups] of bySource) {
-      const stages = config.sources.find((s) => s.path === path)!.upload
-        .find((u) => u.remote === options.remote)!.pipe;
-      const targets = options.uuid
-        ? backups.filter((b) => b.uuid === options.uuid)
-        : backups;
-      for (const t of targets) {
-        for (const b of chainOf(t, backups)) {
-          if (!stagesOf.has(b)) todo.push(b);
-          stagesOf.set(b, stages);
-        }
-      }
-    }
-    if (options.uuid && todo.length === 0) {
-      throw new Error(
-        `no backup of snapshot ${options.uuid} in remote ${options.remote}; see list-backups for the uuids there`,
-      );
-    }
-    // Parents have smaller ctransids than their children, so this receives roots first.
-    todo.sort((a, b) =>
-      a.ctransid - b.ctransid ||
-      (a.sendParentUuid ? 1 : 0) - (b.sendParentUuid ? 1 : 0)
-    );
+    const selection = selectRestore({
+      remote: options.remote,
+      backups: listing.backups,
+      incomplete: listing.incomplete,
+      sources: await _sourceSpecs(config, options.remote),
+      target,
+      source: options.source,
+      timeZone: config.timezone,
+    });
+    const result: RestoreResult = {
+      received: [],
+      skipped: 0,
+      unverified: 0,
+      sources: selection.sources.map(({ name, sourceUuid, path, why }) => ({
+        name,
+        sourceUuid,
+        path,
+        why,
+      })),
+      broken: selection.sources.flatMap((s) =>
+        s.broken.map((c) => describeBrokenChain(s, c, config.timezone))
+      ),
+      unmatched: selection.unmatched.map((s) =>
+        `no backups of source ${s.path} in remote ${options.remote}`
+      ),
+      failed: [],
+      ok: true,
+      backups: [],
+      bytes: 0,
+      durationMs: 0,
+    };
     const name = (b: BackupInfo) =>
       snapshotName(b.name, b.ctime, b.ctransid, config.timezone);
     const key = (b: BackupInfo) =>
       options.verbose ? ` (key ${options.remote}:${b.keys[0]})` : "";
-    for (const b of todo) {
-      if (present.has(b.uuid)) {
-        result.skipped++;
-        out.log(`already received: ${name(b)}${key(b)}`);
-        continue;
+    const present = await _receivedUuids(dest);
+    let firstError: unknown;
+    for (const source of selection.sources) {
+      out.log(
+        `source ${source.name}: ${source.sourceUuid} (${source.why})`,
+      );
+      const failedUuids = new Set<string>();
+      for (const b of source.backups) {
+        if (present.has(b.uuid)) {
+          result.skipped++;
+          out.log(`already received: ${name(b)}${key(b)}`);
+          continue;
+        }
+        if (b.sendParentUuid !== null && failedUuids.has(b.sendParentUuid)) {
+          failedUuids.add(b.uuid);
+          const error =
+            `not received: it depends on snapshot ${b.sendParentUuid}, which failed`;
+          result.failed.push({ key: b.keys[0], error });
+          out.error(`${name(b)}: ${error}${key(b)}`);
+          continue;
+        }
+        try {
+          const info = await _receiveOne(b, {
+            remote,
+            remoteId: options.remote,
+            dest,
+            name: name(b),
+            key: key(b),
+            onRetry,
+            result,
+            stages: _stagesOf(config, source, options.remote),
+            parent: source.backups.find((p) => p.uuid === b.sendParentUuid),
+            options,
+            out,
+            onUnverified: () => result.unverified++,
+          });
+          present.add(b.uuid);
+        } catch (e) {
+          out.endProgress();
+          firstError ??= e;
+          failedUuids.add(b.uuid);
+          const error = e instanceof Error ? e.message : String(e);
+          result.failed.push({ key: b.keys[0], error });
+          out.error(`failed: ${name(b)}: ${error}${key(b)}`);
+        }
       }
-      const backupStarted = performance.now();
-      const stages = stagesOf.get(b) ?? [];
-      const inverse = options.pipeThrough ??
-        inverseFromSuffixes(b.suffixes, { stages });
-      out.log(
-        `receiving ${name(b)} from ${options.remote}${
-          b.sendParentUuid ? "" : " (full)"
-        }${key(b)}`,
-      );
-      // The size is known once the download opened; progress before that has no total.
-      const known: { size?: number } = {};
-      const dl = await downloadStream(remote, b.keys, {
-        verify: options.verify ?? true,
-        retry: onRetry
-          ? { onRetry: (info) => onRetry(options.remote, info) }
-          : undefined,
-        onUnverified: (why) => {
-          result.unverified++;
-          out.error(`warning: not verified: ${b.keys[0]}: ${why}`);
-        },
-        onProgress: (p) =>
-          out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, known.size),
-      });
-      known.size = dl.size;
-      const parent = b.sendParentUuid === null
-        ? undefined
-        : todo.find((p) => p.uuid === b.sendParentUuid);
-      const info = await receive(
-        pipeThrough(dl.stream, inverse),
-        options.dest,
-        {
-          label: `backup ${b.keys[0]}`,
-          expect: {
-            uuid: b.uuid,
-            ctransid: b.ctransid,
-            parentUuid: b.sendParentUuid,
-            parentCtransid: parent?.ctransid,
-          },
-        },
-      );
-      out.endProgress();
-      present.add(b.uuid);
-      result.received.push(info);
-      const durationMs = Math.round(performance.now() - backupStarted);
-      result.backups.push({
-        snapshot: name(b),
-        key: b.keys[0],
-        path: info.path,
-        bytes: dl.size,
-        verified: dl.verified,
-        durationMs,
-      });
-      result.bytes += dl.size;
-      out.log(
-        `received ${name(b)} (${formatSize(dl.size)} in ${
-          (durationMs / 1000).toFixed(1)
-        } s${dl.verified ? ", sha256 verified" : ""})${
-          options.verbose ? ` at ${info.path}` : ""
-        }`,
+    }
+    for (const line of result.broken) out.error(`broken chain: ${line}`);
+    for (const line of result.unmatched) out.error(line);
+    result.ok = result.broken.length === 0 && result.unmatched.length === 0 &&
+      result.failed.length === 0;
+    result.durationMs = Math.round(performance.now() - started);
+    if (firstError !== undefined) {
+      const first = firstError instanceof Error
+        ? firstError.message
+        : String(firstError);
+      throw new RestoreError(
+        `${result.failed.length} backup(s) not restored (${result.received.length} received): ${
+          result.failed[0].key
+        }: ${first}`,
+        result,
+        { cause: firstError },
       );
     }
-    result.durationMs = Math.round(performance.now() - started);
     return result;
   } finally {
     remotes.close();
   }
+}
+
+/** The sources that upload to `remoteId`, with their uuids now; null for a config without sources. */
+async function _sourceSpecs(
+  config: Config,
+  remoteId: string,
+): Promise<SourceSpec[] | null> {
+  if (config.sources.length === 0) return null;
+  const specs: SourceSpec[] = [];
+  for (const src of config.sources) {
+    if (!src.upload.some((u) => u.remote === remoteId)) continue;
+    let liveUuid: string | null = null;
+    try {
+      liveUuid = (await getSubvolumeInfo(src.path)).uuid;
+    } catch {
+      // Restoring onto a new machine: the source is gone.
+    }
+    specs.push({ path: src.path, name: basename(src.path), liveUuid });
+  }
+  return specs;
+}
+
+/** What the destination already holds, by the uuid each subvolume was received from. */
+async function _receivedUuids(dest: string): Promise<Set<string>> {
+  const present = new Set<string>();
+  for await (const e of Deno.readDir(dest)) {
+    if (!e.isDirectory) continue;
+    try {
+      const info = await getSubvolumeInfo(join(dest, e.name));
+      if (info.receivedUuid) present.add(info.receivedUuid);
+    } catch { /* not a subvolume */ }
+  }
+  return present;
+}
+
+/** The pipe stages of the configured source the group belongs to (by path, else by name). */
+function _stagesOf(
+  config: Config,
+  source: SelectedSource,
+  remoteId: string,
+): PipeStage[] {
+  const src = config.sources.find((s) => s.path === source.path) ??
+    config.sources.find((s) =>
+      basename(s.path) === source.name &&
+      s.upload.some((u) => u.remote === remoteId)
+    );
+  return src?.upload.find((u) => u.remote === remoteId)?.pipe ?? [];
+}
+
+/** Downloads one backup, undoes its pipe stages and receives it, checked against its key. */
+async function _receiveOne(
+  b: BackupInfo,
+  ctx: {
+    remote: Remote;
+    remoteId: string;
+    dest: string;
+    name: string;
+    key: string;
+    onRetry?: (id: string, info: RetryInfo) => void;
+    result: RestoreResult;
+    stages: PipeStage[];
+    parent: BackupInfo | undefined;
+    options: RestoreOptions;
+    out: Output;
+    onUnverified: () => void;
+  },
+): Promise<SubvolumeInfo> {
+  const { out, options, onRetry } = ctx;
+  const started = performance.now();
+  const inverse = options.pipeThrough ??
+    inverseFromSuffixes(b.suffixes, {
+      stages: ctx.stages,
+      ageIdentityFiles: options.identities?.length
+        ? options.identities
+        : undefined,
+    });
+  out.log(
+    `receiving ${ctx.name} from ${ctx.remoteId}${
+      b.sendParentUuid ? "" : " (full)"
+    }${ctx.key}`,
+  );
+  // The size is known once the download opened; progress before that has no total.
+  const known: { size?: number } = {};
+  const dl = await downloadStream(ctx.remote, b.keys, {
+    verify: options.verify ?? true,
+    retry: onRetry
+      ? { onRetry: (info) => onRetry(ctx.remoteId, info) }
+      : undefined,
+    onUnverified: (why) => {
+      ctx.onUnverified();
+      out.error(`warning: not checksum-verified: ${b.keys[0]}: ${why}`);
+    },
+    onProgress: (p) =>
+      out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, known.size),
+  });
+  known.size = dl.size;
+  const info = await receive(pipeThrough(dl.stream, inverse), ctx.dest, {
+    label: `backup ${b.keys[0]}`,
+    expect: {
+      uuid: b.uuid,
+      ctransid: b.ctransid,
+      parentUuid: b.sendParentUuid,
+      parentCtransid: ctx.parent?.ctransid,
+    },
+  });
+  out.endProgress();
+  const durationMs = Math.round(performance.now() - started);
+  ctx.result.received.push(info);
+  ctx.result.backups.push({
+    snapshot: ctx.name,
+    key: b.keys[0],
+    path: info.path,
+    bytes: dl.size,
+    verified: dl.verified,
+    durationMs,
+  });
+  ctx.result.bytes += dl.size;
+  out.log(
+    `received ${ctx.name} (${formatSize(dl.size)} in ${
+      (durationMs / 1000).toFixed(1)
+    } s, ${dl.verified ? "sha256 verified" : "not checksum-verified"})${
+      options.verbose ? ` at ${info.path}` : ""
+    }`,
+  );
+  return info;
 }

@@ -12,6 +12,8 @@ import type { PipeStage } from "../../core/config_types.ts";
 export interface InverseOptions {
   /** age identity file to decrypt with; overrides the stage's `identityFile`. */
   ageIdentityFile?: string;
+  /** age identity files to decrypt with (age tries each); override the stage's `identityFile`. */
+  ageIdentityFiles?: readonly string[];
   /**
    * The configured stages, if known: their cmd stages with a `suffix` make
    * that suffix known, and an age stage's `identityFile` is used.
@@ -27,13 +29,30 @@ const _GZIP_DECOMPRESS = ["gzip", "-d", "-c"];
 // --batch: restore runs unattended; gpg-agent still asks for a passphrase via pinentry.
 const _GPG_DECRYPT = ["gpg", "--batch", "--quiet", "--decrypt"];
 
-function _ageDecrypt(identity: string): string[] {
-  return ["age", "--decrypt", "--identity", identity];
+function _ageDecrypt(identities: readonly string[], program = "age"): string[] {
+  return [
+    program,
+    "--decrypt",
+    ...identities.flatMap((i) => ["--identity", i]),
+  ];
+}
+
+/** The identity files given, else `fallback`'s; undefined when there are none. */
+function _identities(
+  options: { ageIdentityFile?: string; ageIdentityFiles?: readonly string[] },
+  fallback?: string,
+): readonly string[] | undefined {
+  const given = [
+    ...(options.ageIdentityFile === undefined ? [] : [options.ageIdentityFile]),
+    ...(options.ageIdentityFiles ?? []),
+  ];
+  if (given.length) return given;
+  return fallback === undefined ? undefined : [fallback];
 }
 
 function _noIdentity(): Error {
   return new Error(
-    "cannot decrypt age-encrypted backups without an identity: set identityFile in the age stage of the config, or pass the identity (private key) file to restore",
+    "cannot decrypt age-encrypted backups without an identity: set identityFile in the age stage of the config, or pass the identity (private key) file to restore with --identity FILE",
   );
 }
 
@@ -136,7 +155,7 @@ function _flagValue(
  */
 function _recognisedInverse(
   argv: readonly string[],
-  ageIdentityFile: string | undefined,
+  ageIdentityFiles: readonly string[] | undefined,
 ): string[] | null {
   const program = argv[0].split("/").pop() ?? "";
   switch (program) {
@@ -167,9 +186,10 @@ function _recognisedInverse(
     case "rage": {
       if (_hasFlag(argv, "-d", "--decrypt")) return null;
       // `age -e -i KEY` encrypts to KEY's recipient, so KEY also decrypts.
-      const identity = ageIdentityFile ?? _flagValue(argv, "-i", "--identity");
-      if (identity === null) throw _noIdentity();
-      return [program, "--decrypt", "--identity", identity];
+      const own = _flagValue(argv, "-i", "--identity");
+      const identities = ageIdentityFiles ?? (own === null ? null : [own]);
+      if (identities === null) throw _noIdentity();
+      return _ageDecrypt(identities, program);
     }
   }
   return null;
@@ -192,7 +212,8 @@ function _quote(argv: readonly string[]): string {
  */
 export function stageInverseArgv(
   stage: PipeStage,
-  options: { ageIdentityFile?: string } = {},
+  options: { ageIdentityFile?: string; ageIdentityFiles?: readonly string[] } =
+    {},
 ): string[] {
   switch (stage.kind) {
     case "zstd":
@@ -200,15 +221,15 @@ export function stageInverseArgv(
     case "gzip":
       return [..._GZIP_DECOMPRESS];
     case "age": {
-      const identity = options.ageIdentityFile ?? stage.identityFile;
-      if (identity === undefined) throw _noIdentity();
-      return _ageDecrypt(identity);
+      const identities = _identities(options, stage.identityFile);
+      if (identities === undefined) throw _noIdentity();
+      return _ageDecrypt(identities);
     }
     case "gpg":
       return [..._GPG_DECRYPT];
     case "cmd": {
       if (stage.inverse) return [...stage.inverse];
-      const guess = _recognisedInverse(stage.argv, options.ageIdentityFile);
+      const guess = _recognisedInverse(stage.argv, _identities(options));
       if (guess) return guess;
       throw new Error(
         `pipe stage \`${
@@ -239,7 +260,8 @@ export function forwardArgvs(stages: readonly PipeStage[]): string[][] {
  */
 export function inverseArgvs(
   stages: readonly PipeStage[],
-  options: { ageIdentityFile?: string } = {},
+  options: { ageIdentityFile?: string; ageIdentityFiles?: readonly string[] } =
+    {},
 ): string[][] {
   return stages.toReversed().map((s) => stageInverseArgv(s, options));
 }
@@ -260,8 +282,10 @@ export function inverseFromSuffixes(
 ): string[][] {
   const configured = options.stages ?? [];
   const ageStage = configured.find((s) => s.kind === "age");
-  const identity = options.ageIdentityFile ??
-    (ageStage?.kind === "age" ? ageStage.identityFile : undefined);
+  const identities = _identities(
+    options,
+    ageStage?.kind === "age" ? ageStage.identityFile : undefined,
+  );
   const custom = new Map<string, PipeStage>();
   for (const stage of configured) {
     if (stage.kind === "cmd" && stage.suffix !== undefined) {
@@ -270,15 +294,15 @@ export function inverseFromSuffixes(
   }
   return suffixes.toReversed().map((suffix) => {
     const stage = custom.get(suffix);
-    if (stage) return stageInverseArgv(stage, { ageIdentityFile: identity });
+    if (stage) return stageInverseArgv(stage, { ageIdentityFiles: identities });
     switch (suffix) {
       case "zst":
         return [..._ZSTD_DECOMPRESS];
       case "gz":
         return [..._GZIP_DECOMPRESS];
       case "age":
-        if (identity === undefined) throw _noIdentity();
-        return _ageDecrypt(identity);
+        if (identities === undefined) throw _noIdentity();
+        return _ageDecrypt(identities);
       case "gpg":
         return [..._GPG_DECRYPT];
     }
