@@ -21,6 +21,11 @@ import { randomBytes, treeSums } from "./fixtures/data.ts";
 import { skipUnlessRoot } from "./fixtures/env.ts";
 import { run } from "./fixtures/process.ts";
 import {
+  snapshotAt,
+  type StoreOptions,
+  storeSend as store,
+} from "./fixtures/backups.ts";
+import {
   Attr,
   Cmd,
   command,
@@ -64,41 +69,18 @@ async function setup() {
 type Env = Awaited<ReturnType<typeof setup>>;
 
 /** A read-only snapshot of the source named `name`. */
-async function snapshot(env: Env, name: string): Promise<SubvolumeInfo> {
-  const path = `${env.snaps}/${name}`;
-  await run(["btrfs", "subvolume", "snapshot", "-r", env.data, path]);
-  return await getSubvolumeInfo(path);
+function snapshot(env: Env, name: string): Promise<SubvolumeInfo> {
+  return snapshotAt(env.data, `${env.snaps}/${name}`);
 }
 
-/** Stores `btrfs send [-p parent] snap` in the remote under the key of `as` (default: the truth), as btrfs2s3 would: no manifest. */
-async function storeSend(
+/** Stores a send in the remote as btrfs2s3 would, labelled `as` (default: the truth). */
+function storeSend(
   env: Env,
   snap: SubvolumeInfo,
   parent: SubvolumeInfo | null,
-  as: { uuid?: string; sendParentUuid?: string | null } = {},
+  as: StoreOptions = {},
 ): Promise<string> {
-  const key = encodeKey({
-    name: "data",
-    ctime: snap.ctime,
-    ctransid: snap.ctransid,
-    uuid: as.uuid ?? snap.uuid,
-    sendParentUuid: as.sendParentUuid === undefined
-      ? parent?.uuid ?? null
-      : as.sendParentUuid,
-    sourceUuid: (await getSubvolumeInfo(env.data)).uuid,
-    seqn: 0,
-    suffixes: [],
-  }, "UTC");
-  await run([
-    "bash",
-    "-c",
-    `btrfs send -q ${parent ? `-p "$3"` : ""} "$1" > "$2"`,
-    "_",
-    snap.path,
-    `${env.remote}/${key}`,
-    parent?.path ?? "",
-  ]);
-  return key;
+  return store(env.remote, snap, parent, as);
 }
 
 async function entries(dir: string): Promise<string[]> {

@@ -94,7 +94,11 @@ export interface RestoreSelection {
   unmatched: SourceSpec[];
 }
 
-/** Why a selection cannot be made: `bad-input` and `ambiguous` are the user's to fix (exit 2), `not-found` is exit 1. */
+/**
+ * Why a selection cannot be made: `bad-input` (a malformed uuid, or chosen
+ * backups that cannot be undone without a flag such as `--identity`) and
+ * `ambiguous` are the user's to fix (exit 2); `not-found` is exit 1.
+ */
 export type SelectionErrorKind = "bad-input" | "ambiguous" | "not-found";
 
 /** A selection that cannot be made; the message says what the remote holds or how to choose. */
@@ -338,8 +342,8 @@ function _byName(
     group: g,
     path: null,
     why: everyName
-      ? `source ${g.sourceUuid}, the only one named ${g.name} in remote ${input.remote}`
-      : `source ${g.sourceUuid}, chosen with --source ${input.source}`,
+      ? `the only source named ${g.name} in remote ${input.remote}`
+      : `chosen with --source ${input.source}`,
   }));
 }
 

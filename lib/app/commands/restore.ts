@@ -24,6 +24,7 @@ import {
   describeBrokenChain,
   parseRestoreTarget,
   type SelectedSource,
+  SelectionError,
   selectRestore,
   type SourceSpec,
 } from "../../core/restore_selection.ts";
@@ -199,6 +200,7 @@ export async function restore(
       snapshotName(b.name, b.ctime, b.ctransid, config.timezone);
     const key = (b: BackupInfo) =>
       options.verbose ? ` (key ${options.remote}:${b.keys[0]})` : "";
+    const inverses = _inverses(config, selection.sources, options);
     const present = await _receivedUuids(dest);
     let firstError: unknown;
     for (const source of selection.sources) {
@@ -229,7 +231,7 @@ export async function restore(
             key: key(b),
             onRetry,
             result,
-            stages: _stagesOf(config, source, options.remote),
+            inverse: inverses.get(b)!,
             parent: source.backups.find((p) => p.uuid === b.sendParentUuid),
             options,
             out,
@@ -316,6 +318,41 @@ function _stagesOf(
   return src?.upload.find((u) => u.remote === remoteId)?.pipe ?? [];
 }
 
+/**
+ * The commands that undo each backup's pipe stages, found before anything is
+ * received: a backup that cannot be undone (age without an identity, an
+ * unknown suffix) is bad input.
+ */
+function _inverses(
+  config: Config,
+  sources: readonly SelectedSource[],
+  options: RestoreOptions,
+): Map<BackupInfo, string[][]> {
+  const out = new Map<BackupInfo, string[][]>();
+  for (const source of sources) {
+    const stages = _stagesOf(config, source, options.remote);
+    for (const b of source.backups) {
+      try {
+        out.set(
+          b,
+          options.pipeThrough ?? inverseFromSuffixes(b.suffixes, {
+            stages,
+            ageIdentityFiles: options.identities?.length
+              ? options.identities
+              : undefined,
+          }),
+        );
+      } catch (e) {
+        throw new SelectionError(
+          "bad-input",
+          `cannot restore ${b.keys[0]}: ${e instanceof Error ? e.message : e}`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
 /** Downloads one backup, undoes its pipe stages and receives it, checked against its key. */
 async function _receiveOne(
   b: BackupInfo,
@@ -327,7 +364,7 @@ async function _receiveOne(
     key: string;
     onRetry?: (id: string, info: RetryInfo) => void;
     result: RestoreResult;
-    stages: PipeStage[];
+    inverse: string[][];
     parent: BackupInfo | undefined;
     options: RestoreOptions;
     out: Output;
@@ -336,13 +373,6 @@ async function _receiveOne(
 ): Promise<SubvolumeInfo> {
   const { out, options, onRetry } = ctx;
   const started = performance.now();
-  const inverse = options.pipeThrough ??
-    inverseFromSuffixes(b.suffixes, {
-      stages: ctx.stages,
-      ageIdentityFiles: options.identities?.length
-        ? options.identities
-        : undefined,
-    });
   out.log(
     `receiving ${ctx.name} from ${ctx.remoteId}${
       b.sendParentUuid ? "" : " (full)"
@@ -363,7 +393,7 @@ async function _receiveOne(
       out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, known.size),
   });
   known.size = dl.size;
-  const info = await receive(pipeThrough(dl.stream, inverse), ctx.dest, {
+  const info = await receive(pipeThrough(dl.stream, ctx.inverse), ctx.dest, {
     label: `backup ${b.keys[0]}`,
     expect: {
       uuid: b.uuid,
