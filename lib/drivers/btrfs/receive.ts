@@ -16,10 +16,8 @@ import { BtrfsError, fsError, isDenoPermissionError } from "./errors.ts";
 import { filesystemUuid } from "./ffi.ts";
 import {
   type ExpectedSendStream,
-  parseSendStreamHead,
+  readSendStreamHead,
   type SendStreamHead,
-  sendStreamHeadMismatch,
-  sendStreamHeadNeeds,
 } from "./send_stream.ts";
 import { getSubvolumeInfo } from "./subvolume.ts";
 
@@ -108,21 +106,17 @@ export async function receive(
   intoDir: string,
   options: ReceiveOptions = {},
 ): Promise<SubvolumeInfo> {
-  const reader = stream.getReader();
   let dir: string;
-  let first: Uint8Array;
   try {
     dir = await checkReceiveDir(intoDir);
-    first = await _readHead(reader);
   } catch (e) {
-    await reader.cancel("not received").catch(() => {});
+    await stream.cancel("not received").catch(() => {});
     throw e;
   }
-  const head = _checkHead(first, options);
-  if (typeof head === "string") {
-    await reader.cancel("refused").catch(() => {});
-    throw new BtrfsError("stream-mismatch", head);
-  }
+  const { head, stream: checked } = await readSendStreamHead(stream, {
+    expect: options.expect,
+    label: options.label,
+  });
   const child = spawnBtrfs(["receive", "--chroot", dir], {
     stdin: "piped",
     stdout: "piped",
@@ -135,7 +129,7 @@ export async function receive(
   const partial = `; a partly received subvolume may remain at ${
     join(dir, head.name)
   } (remove it with \`btrfs subvolume delete\` before retrying)`;
-  await _feed(child, reader, first, partial);
+  await _feed(child, checked.getReader(), partial);
   const status = await child.status;
   if (!status.success) {
     throw new BtrfsError(
@@ -148,76 +142,18 @@ export async function receive(
   return await _received(dir, head);
 }
 
-/** Reads until the header and first command are in hand; refuses data that ends first. */
-async function _readHead(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<Uint8Array> {
-  let buf: Uint8Array = new Uint8Array(0);
-  while (sendStreamHeadNeeds(buf) !== -1) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      throw new BtrfsError(
-        "command-failed",
-        `the stream to receive failed before its first command, so nothing was received: ${
-          e instanceof Error ? e.message : e
-        }`,
-        { cause: e },
-      );
-    }
-    if (chunk.done) break;
-    buf = _concat(buf, chunk.value);
-  }
-  return buf;
-}
-
-/** The stream's head when it may be received, else why not (one line). */
-function _checkHead(
-  first: Uint8Array,
-  options: ReceiveOptions,
-): SendStreamHead | string {
-  const what = options.label ?? "the data given to btrfs receive";
-  const head = parseSendStreamHead(first);
-  if (head === null) {
-    return `${what} is not a btrfs send stream (no btrfs-stream header with a subvolume or snapshot command); nothing was received`;
-  }
-  const why = options.expect
-    ? sendStreamHeadMismatch(first, options.expect)
-    : sendStreamHeadMismatch(first, {
-      uuid: head.uuid,
-      ctransid: head.ctransid,
-      parentUuid: head.parentUuid,
-    });
-  if (why !== null) {
-    return `refused ${what}: ${why}; nothing was received`;
-  }
-  return head;
-}
-
 /**
- * Copies the stream into btrfs receive's stdin, first bytes first. A failing
- * stream kills btrfs receive rather than closing its stdin: it must not
- * finish a truncated subvolume.
+ * Copies the stream into btrfs receive's stdin. A failing stream kills
+ * btrfs receive rather than closing its stdin: it must not finish a
+ * truncated subvolume.
  */
 async function _feed(
   child: Deno.ChildProcess,
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: Uint8Array,
   partial: string,
 ): Promise<void> {
   const writer = child.stdin.getWriter();
-  let chunk: Uint8Array | null = first;
   for (;;) {
-    if (chunk !== null) {
-      try {
-        await writer.write(chunk);
-      } catch {
-        // btrfs receive stopped reading: its exit status and stderr say why.
-        await reader.cancel("btrfs receive failed").catch(() => {});
-        break;
-      }
-    }
     let next: ReadableStreamReadResult<Uint8Array>;
     try {
       next = await reader.read();
@@ -234,7 +170,13 @@ async function _feed(
       );
     }
     if (next.done) break;
-    chunk = next.value;
+    try {
+      await writer.write(next.value);
+    } catch {
+      // btrfs receive stopped reading: its exit status and stderr say why.
+      await reader.cancel("btrfs receive failed").catch(() => {});
+      break;
+    }
   }
   await writer.close().catch(() => {});
 }
@@ -252,14 +194,6 @@ async function _received(
     );
   }
   return info;
-}
-
-function _concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function _kill(child: Deno.ChildProcess): void {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { BtrfsError } from "./errors.ts";
 import { formatUuid } from "./ffi.ts";
 
 /** The subvolume a send stream creates, from its first command. */
@@ -130,6 +131,87 @@ export function sendStreamHeadMismatch(
     return `its parent has ctransid ${head.parentCtransid}, not ${expect.parentCtransid}`;
   }
   return null;
+}
+
+/** Options of {@linkcode readSendStreamHead}. */
+export interface ReadHeadOptions {
+  /** What the stream must be (from its backup's key); without it only the format is checked. */
+  expect?: ExpectedSendStream;
+  /** Names the stream in error messages (e.g. its backup key). */
+  label?: string;
+}
+
+/**
+ * Reads a send stream's header and first command before anything else may
+ * see the stream, and checks them ({@linkcode sendStreamHeadMismatch}).
+ *
+ * @param stream A stream that should be a btrfs send stream.
+ * @param options What it must be, and its name for messages.
+ * @returns The head, and the whole stream again (the bytes read first, then the rest).
+ * @throws {BtrfsError} "stream-mismatch" (the stream is cancelled) when it is not a send
+ *   stream or not the expected one; "command-failed" when it fails before its first command.
+ */
+export async function readSendStreamHead(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadHeadOptions = {},
+): Promise<{ head: SendStreamHead; stream: ReadableStream<Uint8Array> }> {
+  const reader = stream.getReader();
+  let first: Uint8Array = new Uint8Array(0);
+  while (sendStreamHeadNeeds(first) !== -1) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      throw new BtrfsError(
+        "command-failed",
+        `${options.label ?? "the stream"} failed before its first command: ${
+          e instanceof Error ? e.message : e
+        }`,
+        { cause: e },
+      );
+    }
+    if (chunk.done) break;
+    first = _concat(first, chunk.value);
+  }
+  const what = options.label ?? "the data given to btrfs receive";
+  const head = parseSendStreamHead(first);
+  const why = head === null
+    ? "it is not a btrfs send stream (no btrfs-stream header with a subvolume or snapshot command)"
+    : sendStreamHeadMismatch(first, options.expect ?? head);
+  if (head === null || why !== null) {
+    await reader.cancel("refused").catch(() => {});
+    throw new BtrfsError(
+      "stream-mismatch",
+      head === null
+        ? `${what} is not a btrfs send stream (no btrfs-stream header with a subvolume or snapshot command)`
+        : `refused ${what}: ${why}`,
+    );
+  }
+  let pending: Uint8Array | null = first;
+  const rest = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending !== null) {
+        controller.enqueue(pending);
+        pending = null;
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return { head, stream: rest };
+}
+
+function _concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function _parseHead(buf: Uint8Array): _Head | null {
