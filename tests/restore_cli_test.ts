@@ -411,7 +411,7 @@ Deno.test({
     ]);
     assert.equal(listed.code, 0, listed.all);
     assert.match(listed.stdout, /^data \(source /m);
-    assert.match(listed.stdout, /\+0[12]:00  full/);
+    assert.match(listed.stdout, /\+0[12]:00 {2}full/);
   },
 });
 

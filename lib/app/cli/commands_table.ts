@@ -85,6 +85,26 @@ const _TARGET: PositionalSpec = {
     "a snapshot uuid (it and its chain), a source uuid (all of that source), a unique prefix of 8+ hex digits of either, or latest (each source's newest restorable snapshot and its chain); default: every backup",
 };
 
+const _BACKUP: PositionalSpec = {
+  name: "uuid",
+  help:
+    "the backup: its snapshot uuid (or a unique prefix of 8+ hex digits), or its key",
+};
+
+const _IDENTITY: FlagSpec = {
+  name: "identity",
+  kind: "strings",
+  value: "FILE",
+  help:
+    "age identity (private key) file to decrypt with (repeat for several); gpg decrypts through its agent",
+};
+
+const _NO_VERIFY: FlagSpec = {
+  name: "no-verify",
+  kind: "boolean",
+  help: "skip the SHA-256 check against the manifest",
+};
+
 const _PIPE_THROUGH: FlagSpec = {
   name: "pipe-through",
   kind: "strings",
@@ -232,18 +252,8 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "restore only this source: its directory name, its path in the config, or its source uuid (8+ hex digits)",
       },
-      {
-        name: "identity",
-        kind: "strings",
-        value: "FILE",
-        help:
-          "age identity (private key) file to decrypt with (repeat for several); gpg decrypts through its agent",
-      },
-      {
-        name: "no-verify",
-        kind: "boolean",
-        help: "skip the SHA-256 check of each backup",
-      },
+      _IDENTITY,
+      _NO_VERIFY,
       _PIPE_THROUGH,
       _JSON,
       _QUIET,
@@ -279,6 +289,91 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: [
       "list-backups /etc/snap2s3/policy.ts usb",
       "list-backups --s3 my-bucket --endpoint https://s3.example.com --timezone Europe/Berlin",
+    ],
+  },
+  {
+    name: "verify",
+    summary:
+      "read backups back without receiving them: SHA-256 against the manifest, stream header against the key; or --drill: a restore rehearsal",
+    positionals: [_CONFIG, _REMOTE],
+    forms: _configlessForms([]),
+    flags: [
+      {
+        name: "all",
+        kind: "boolean",
+        help: "check every backup (the default)",
+      },
+      {
+        name: "sample",
+        kind: "string",
+        value: "N",
+        help: "check N backups chosen at random",
+      },
+      {
+        name: "since",
+        kind: "string",
+        value: "DATE",
+        help:
+          "check backups of snapshots taken since DATE (2024-05-01, in the config's zone, or an ISO instant)",
+      },
+      {
+        name: "json",
+        kind: "boolean",
+        help: "print the result as one JSON object",
+      },
+      {
+        name: "drill",
+        kind: "string",
+        value: "DIR",
+        help:
+          "instead: receive each source's newest chain into a scratch directory under DIR (on btrfs), compare every file with the local snapshot, report the time and the data's age, delete the scratch snapshots",
+      },
+      {
+        name: "uuid",
+        kind: "string",
+        value: "UUID",
+        help:
+          "with --drill: the snapshot or source uuid (8+ hex digits) to drill instead of the latest",
+      },
+      {
+        name: "source",
+        kind: "string",
+        value: "NAME|UUID",
+        help: "with --drill: only this source",
+      },
+      _IDENTITY,
+      _PIPE_THROUGH,
+      ..._REMOTE_FLAGS,
+    ],
+    examples: [
+      "verify /etc/snap2s3/policy.ts usb",
+      "verify /etc/snap2s3/policy.ts aws --sample 3 --json",
+      "verify /etc/snap2s3/policy.ts aws --drill /mnt/scratch",
+    ],
+  },
+  {
+    name: "cat",
+    summary:
+      "one backup's btrfs send stream, its pipe stages undone and checked, on stdout or into a file (nothing else on stdout)",
+    positionals: [_CONFIG, _REMOTE, _BACKUP],
+    forms: _configlessForms([_BACKUP]),
+    flags: [
+      {
+        name: "output",
+        short: "o",
+        kind: "string",
+        value: "FILE",
+        help:
+          "write into FILE (created only when the whole stream was checked) instead of stdout",
+      },
+      _IDENTITY,
+      _NO_VERIFY,
+      _PIPE_THROUGH,
+      ..._REMOTE_FLAGS,
+    ],
+    examples: [
+      "cat /etc/snap2s3/policy.ts usb 0f3c9a2e | btrfs receive /mnt/elsewhere",
+      "cat --local /media/usb/backups 0f3c9a2e -o /tmp/backup.btrfs",
     ],
   },
   {

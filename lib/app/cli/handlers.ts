@@ -23,6 +23,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   "update": _update,
   "restore": _restore,
   "list-backups": _listBackups,
+  "verify": _verify,
+  "cat": _cat,
   "simulate": _simulate,
 };
 
@@ -315,6 +317,120 @@ async function _listBackups(args: ParsedArgs, base: Output): Promise<number> {
     args.boolean("json")
       ? JSON.stringify(listing, null, 2)
       : renderBackupListing(listing),
+  );
+  return 0;
+}
+
+async function _verify(args: ParsedArgs, out: Output): Promise<number> {
+  const { config, remote } = await _configAndRemote(args);
+  const bad = (message: string): never => {
+    throw new UsageError(message, "verify");
+  };
+  const drillDir = args.string("drill");
+  const sample = args.string("sample");
+  const since = args.string("since");
+  const chosen = [
+    args.boolean("all") ? "--all" : "",
+    sample === undefined ? "" : "--sample",
+    since === undefined ? "" : "--since",
+    drillDir === undefined ? "" : "--drill",
+  ].filter(Boolean);
+  if (chosen.length > 1) bad(`${chosen.join(" and ")}: give one`);
+  if (drillDir === undefined) {
+    for (const flag of ["uuid", "source"]) {
+      if (args.string(flag) !== undefined) {
+        bad(`--${flag} goes with --drill DIR`);
+      }
+    }
+  }
+  const undo = {
+    pipeThrough: await _pipeThrough(args),
+    identities: args.strings("identity"),
+  };
+  if (drillDir !== undefined) {
+    if (args.boolean("json")) bad("--json does not go with --drill");
+    const uuid = args.string("uuid");
+    const { parseRestoreTarget } = await import(
+      "../../core/restore_selection.ts"
+    );
+    await _selectionUsage(
+      "verify",
+      () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
+    );
+    await _checkDest(drillDir, "verify");
+    const { drill } = await import("../commands/drill.ts");
+    const r = await _selectionUsage("verify", () =>
+      drill(config, {
+        remote,
+        dir: drillDir,
+        uuid,
+        source: args.string("source"),
+        ...undo,
+        output: out,
+      }));
+    return r.ok ? 0 : 1;
+  }
+  let sampleN: number | undefined;
+  if (sample !== undefined) {
+    sampleN = Number(sample);
+    if (!Number.isSafeInteger(sampleN) || sampleN < 1) {
+      bad(
+        `--sample ${
+          JSON.stringify(sample)
+        } must be a whole number of backups, at least 1`,
+      );
+    }
+  }
+  let sinceInstant: Temporal.Instant | undefined;
+  if (since !== undefined) {
+    try {
+      sinceInstant = /^\d{4}-\d{2}-\d{2}$/.test(since)
+        ? Temporal.PlainDate.from(since).toZonedDateTime({
+          timeZone: config.timezone,
+        }).toInstant()
+        : Temporal.Instant.from(since);
+    } catch {
+      bad(
+        `--since ${
+          JSON.stringify(since)
+        } is not a date (2024-05-01) or an ISO-8601 instant with offset`,
+      );
+    }
+  }
+  const { verify, summarizeVerify } = await import("../commands/verify.ts");
+  const json = args.boolean("json");
+  const { memoryOutput } = await import("../output.ts");
+  const result = await verify(config, {
+    remote,
+    sample: sampleN,
+    since: sinceInstant,
+    ...undo,
+    output: json ? memoryOutput() : out,
+  });
+  if (json) out.print(JSON.stringify(result, null, 2));
+  else out.log(summarizeVerify(result));
+  return result.ok ? 0 : 1;
+}
+
+async function _cat(args: ParsedArgs, out: Output): Promise<number> {
+  const { config, remote } = await _configAndRemote(args);
+  const { cat, catToFile } = await import("../commands/cat.ts");
+  const options = {
+    remote,
+    uuid: args.required("uuid"),
+    verify: !args.boolean("no-verify"),
+    pipeThrough: await _pipeThrough(args),
+    identities: args.strings("identity"),
+    // stdout carries the stream: every message goes to stderr.
+    output: { ...out, print: out.error, log: out.error },
+  };
+  const file = args.string("output");
+  await _selectionUsage(
+    "cat",
+    () =>
+      file === undefined || file === "-"
+        ? cat(config, options, Deno.stdout.writable, { preventClose: true })
+        : catToFile(config, options, file),
   );
   return 0;
 }

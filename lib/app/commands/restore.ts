@@ -14,11 +14,7 @@
  */
 
 import { basename, join } from "node:path";
-import type {
-  Config,
-  ConfigInput,
-  PipeStage,
-} from "../../core/config_types.ts";
+import type { Config, ConfigInput } from "../../core/config_types.ts";
 import { formatSize } from "../../core/format.ts";
 import {
   describeBrokenChain,
@@ -35,12 +31,12 @@ import {
   receive,
 } from "../../drivers/btrfs/driver.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
-import { inverseFromSuffixes } from "../../drivers/pipe/stages.ts";
 import type { Remote } from "../../drivers/remote/remote.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
 import { validateConfig } from "../config/validate.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
+import { configuredStages, undoCommands } from "../undo_pipe.ts";
 import type { RetryInfo } from "../../drivers/remote/retry.ts";
 import { snapshotName } from "../../core/snapshot_names.ts";
 
@@ -223,7 +219,7 @@ export async function restore(
           continue;
         }
         try {
-          const info = await _receiveOne(b, {
+          await _receiveOne(b, {
             remote,
             remoteId: options.remote,
             dest,
@@ -304,20 +300,6 @@ async function _receivedUuids(dest: string): Promise<Set<string>> {
   return present;
 }
 
-/** The pipe stages of the configured source the group belongs to (by path, else by name). */
-function _stagesOf(
-  config: Config,
-  source: SelectedSource,
-  remoteId: string,
-): PipeStage[] {
-  const src = config.sources.find((s) => s.path === source.path) ??
-    config.sources.find((s) =>
-      basename(s.path) === source.name &&
-      s.upload.some((u) => u.remote === remoteId)
-    );
-  return src?.upload.find((u) => u.remote === remoteId)?.pipe ?? [];
-}
-
 /**
  * The commands that undo each backup's pipe stages, found before anything is
  * received: a backup that cannot be undone (age without an identity, an
@@ -330,18 +312,15 @@ function _inverses(
 ): Map<BackupInfo, string[][]> {
   const out = new Map<BackupInfo, string[][]>();
   for (const source of sources) {
-    const stages = _stagesOf(config, source, options.remote);
+    const stages = configuredStages(
+      config,
+      options.remote,
+      source.name,
+      source.path,
+    );
     for (const b of source.backups) {
       try {
-        out.set(
-          b,
-          options.pipeThrough ?? inverseFromSuffixes(b.suffixes, {
-            stages,
-            ageIdentityFiles: options.identities?.length
-              ? options.identities
-              : undefined,
-          }),
-        );
+        out.set(b, undoCommands(b, stages, options));
       } catch (e) {
         throw new SelectionError(
           "bad-input",
