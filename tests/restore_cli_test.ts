@@ -280,7 +280,7 @@ Deno.test({
         } is missing from the remote: .*\\(uuid ${s[2].uuid}\\)`,
       ),
     );
-    assert.match(r.stdout, /restored 3 snapshot\(s\).*; 1 broken chain\(s\)/);
+    assert.match(r.stderr, /restored 3 snapshot\(s\).*; 1 broken chain\(s\)/);
   },
 });
 
