@@ -8,12 +8,18 @@
  */
 
 import type { Config } from "../../core/config_types.ts";
-import { closestSpelling as closest } from "../config/suggest.ts";
 import type { UpdateResult } from "../commands/update.ts";
 import { modeOutput, type Output } from "../output.ts";
 import { describeRetry } from "../remotes.ts";
 import type { RestoreResult } from "../commands/restore.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
+import {
+  checkDestArg,
+  configAndRemote,
+  loadConfigArg,
+  pipeThroughArg,
+  selectionUsage,
+} from "./remote_args.ts";
 
 /** Runs one command; returns the exit code. */
 export type Handler = (args: ParsedArgs, out: Output) => Promise<number>;
@@ -28,24 +34,6 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   "simulate": _simulate,
 };
 
-async function _config(args: ParsedArgs): Promise<Config> {
-  const { loadConfig } = await import("../config/load.ts");
-  return await loadConfig(args.required("config"));
-}
-
-/** A usage error unless the config defines the remote `id`. */
-function _checkRemote(config: Config, id: string, command: string): void {
-  const ids = config.remotes.map((r) => r.id);
-  if (ids.includes(id)) return;
-  const guess = closest(id, ids);
-  throw new UsageError(
-    `unknown remote ${JSON.stringify(id)}${
-      guess ? ` (did you mean ${guess}?)` : ""
-    }; the config defines: ${ids.join(", ")}`,
-    command,
-  );
-}
-
 /** The output shaped by --json and --quiet, stamped in the config's zone. */
 function _shaped(args: ParsedArgs, base: Output, config: Config): Output {
   return modeOutput(base, {
@@ -56,7 +44,7 @@ function _shaped(args: ParsedArgs, base: Output, config: Config): Output {
 }
 
 async function _update(args: ParsedArgs, base: Output): Promise<number> {
-  const config = await _config(args);
+  const config = await loadConfigArg(args);
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
   const { update } = await import("../commands/update.ts");
@@ -129,105 +117,8 @@ export function updateJson(r: UpdateResult, exitCode: number): object {
   };
 }
 
-/** The config and remote: from `<config> <remote>`, or from the remote flags without a config. */
-async function _configAndRemote(
-  args: ParsedArgs,
-): Promise<{ config: Config; remote: string }> {
-  const command = args.command.name;
-  const { configFromFlags } = await import("./remote_flags.ts");
-  const flags = configFromFlags(args);
-  if (flags === null) {
-    const config = await _config(args);
-    const remote = args.required("remote");
-    _checkRemote(config, remote, command);
-    return { config, remote };
-  }
-  const { validateConfig } = await import("../config/validate.ts");
-  const { ConfigError } = await import("../config/error.ts");
-  try {
-    return { config: validateConfig(flags.config), remote: flags.remote };
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    // The problems are in fields the flags filled: name the flags.
-    throw new UsageError(
-      e.problems.map((p) => {
-        const field = String(p.path.at(-1) ?? "");
-        const flag = _FLAG_OF_FIELD[field] ?? field;
-        return `${flag}: ${p.message}`;
-      }).join("; "),
-      command,
-    );
-  }
-}
-
-const _FLAG_OF_FIELD: Record<string, string> = {
-  bucket: "--s3",
-  prefix: "--s3",
-  endpoint: "--endpoint",
-  region: "--region",
-  profile: "--profile",
-  path: "--local",
-  timezone: "--timezone",
-};
-
-/** `--pipe-through` values, each one command line split as a shell would. */
-async function _pipeThrough(
-  args: ParsedArgs,
-): Promise<string[][] | undefined> {
-  const values = args.strings("pipe-through");
-  if (values.length === 0) return undefined;
-  const { splitShellWords } = await import("../../core/shell_words.ts");
-  return values.map((v) => {
-    let words: string[];
-    try {
-      words = splitShellWords(v);
-    } catch (e) {
-      throw new UsageError(
-        `--pipe-through: ${(e as Error).message}`,
-        args.command.name,
-      );
-    }
-    if (words.length === 0) {
-      throw new UsageError(
-        '--pipe-through needs a command, e.g. --pipe-through "zstd -d"',
-        args.command.name,
-      );
-    }
-    return words;
-  });
-}
-
-/** A bad destination is bad input (exit 2), found before anything is listed. */
-async function _checkDest(dest: string, command: string): Promise<void> {
-  const { BtrfsError, checkReceiveDir } = await import(
-    "../../drivers/btrfs/driver.ts"
-  );
-  try {
-    await checkReceiveDir(dest);
-  } catch (e) {
-    if (e instanceof BtrfsError) throw new UsageError(e.message, command);
-    throw e;
-  }
-}
-
-/** Selection errors the user fixes (a bad or ambiguous uuid, same-named sources) are exit 2. */
-async function _selectionUsage<T>(
-  command: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const { SelectionError } = await import("../../core/restore_selection.ts");
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof SelectionError && e.kind !== "not-found") {
-      throw new UsageError(e.message, command);
-    }
-    throw e;
-  }
-}
-
 async function _restore(args: ParsedArgs, base: Output): Promise<number> {
-  const { config, remote } = await _configAndRemote(args);
+  const { config, remote } = await configAndRemote(args);
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
   const dest = args.required("dest");
@@ -235,13 +126,13 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
   const { parseRestoreTarget } = await import(
     "../../core/restore_selection.ts"
   );
-  await _selectionUsage(
+  await selectionUsage(
     "restore",
     () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
   );
-  await _checkDest(dest, "restore");
+  await checkDestArg(dest, "restore");
   const { restore, RestoreError } = await import("../commands/restore.ts");
-  const pipeThrough = await _pipeThrough(args);
+  const pipeThrough = await pipeThroughArg(args);
   const report = (r: RestoreResult, code: number, error: unknown) => {
     const line = [
       `restored ${r.received.length} snapshot(s), ${r.skipped} already there` +
@@ -283,7 +174,7 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
   };
   let result: RestoreResult;
   try {
-    result = await _selectionUsage("restore", () =>
+    result = await selectionUsage("restore", () =>
       restore(config, {
         dest,
         remote,
@@ -304,7 +195,7 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
 }
 
 async function _listBackups(args: ParsedArgs, base: Output): Promise<number> {
-  const { config, remote } = await _configAndRemote(args);
+  const { config, remote } = await configAndRemote(args);
   const { listBackups, renderBackupListing } = await import(
     "../commands/list_backups.ts"
   );
@@ -322,7 +213,7 @@ async function _listBackups(args: ParsedArgs, base: Output): Promise<number> {
 }
 
 async function _verify(args: ParsedArgs, out: Output): Promise<number> {
-  const { config, remote } = await _configAndRemote(args);
+  const { config, remote } = await configAndRemote(args);
   const bad = (message: string): never => {
     throw new UsageError(message, "verify");
   };
@@ -344,7 +235,7 @@ async function _verify(args: ParsedArgs, out: Output): Promise<number> {
     }
   }
   const undo = {
-    pipeThrough: await _pipeThrough(args),
+    pipeThrough: await pipeThroughArg(args),
     identities: args.strings("identity"),
   };
   if (drillDir !== undefined) {
@@ -353,13 +244,13 @@ async function _verify(args: ParsedArgs, out: Output): Promise<number> {
     const { parseRestoreTarget } = await import(
       "../../core/restore_selection.ts"
     );
-    await _selectionUsage(
+    await selectionUsage(
       "verify",
       () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
     );
-    await _checkDest(drillDir, "verify");
+    await checkDestArg(drillDir, "verify");
     const { drill } = await import("../commands/drill.ts");
-    const r = await _selectionUsage("verify", () =>
+    const r = await selectionUsage("verify", () =>
       drill(config, {
         remote,
         dir: drillDir,
@@ -413,19 +304,19 @@ async function _verify(args: ParsedArgs, out: Output): Promise<number> {
 }
 
 async function _cat(args: ParsedArgs, out: Output): Promise<number> {
-  const { config, remote } = await _configAndRemote(args);
+  const { config, remote } = await configAndRemote(args);
   const { cat, catToFile } = await import("../commands/cat.ts");
   const options = {
     remote,
     uuid: args.required("uuid"),
     verify: !args.boolean("no-verify"),
-    pipeThrough: await _pipeThrough(args),
+    pipeThrough: await pipeThroughArg(args),
     identities: args.strings("identity"),
     // stdout carries the stream: every message goes to stderr.
     output: { ...out, print: out.error, log: out.error },
   };
   const file = args.string("output");
-  await _selectionUsage(
+  await selectionUsage(
     "cat",
     () =>
       file === undefined || file === "-"
