@@ -147,8 +147,8 @@ Deno.test("bad arguments name the flag and exit 2", async () => {
       /--end "tomorrow"/,
     ],
     [
-      base.map((a) => (a === "PT1H" ? "1h" : a)),
-      /--every "1h" is not an ISO-8601 duration/,
+      base.map((a) => (a === "PT1H" ? "1x" : a)),
+      /--every "1x" is neither a duration in policy units .* nor an ISO-8601 duration/,
     ],
     [
       base.map((a) => (a === "PT1H" ? "PT0S" : a)),

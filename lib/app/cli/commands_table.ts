@@ -418,16 +418,72 @@ export const COMMANDS: readonly CommandSpec[] = [
         value: "DURATION",
         required: true,
         help:
-          "ISO-8601 duration between runs on the wall clock, e.g. PT6H, P1D",
+          "time between runs on the wall clock, in policy units (1d, 6h, 30M, 10s) or ISO-8601 (PT6H, P1D)",
+      },
+      {
+        name: "price",
+        kind: "string",
+        value: "aws|r2|b2",
+        help:
+          "add the monthly cost in steady state and the cost of a restore at this provider's list prices (needs --size and --change)",
+      },
+      {
+        name: "size",
+        kind: "string",
+        value: "GIB",
+        help: "with --price: the source's size in GiB (a full backup)",
+      },
+      {
+        name: "change",
+        kind: "string",
+        value: "GIB_PER_DAY",
+        help:
+          "with --price: GiB changed per day (a differential holds the change since its parent)",
+      },
+      {
+        name: "compression",
+        kind: "string",
+        value: "RATIO",
+        help: "with --price: compression ratio of the pipe, e.g. 2 (default 1)",
+      },
+      {
+        name: "storage-class",
+        kind: "string",
+        value: "CLASS",
+        help:
+          "with --price: storage class of the objects (default STANDARD), e.g. STANDARD_IA",
+      },
+      {
+        name: "storage-classes",
+        kind: "string",
+        value: "UNIT=CLASS,...",
+        help:
+          "with --price: class by the coarsest interval a backup is uploaded for, e.g. y=DEEP_ARCHIVE,m=GLACIER",
+      },
+      {
+        name: "window",
+        kind: "string",
+        value: "DURATION",
+        help:
+          "with --price: the stretch before --end the monthly figures average over (default: one interval of the policy's coarsest unit, e.g. 1y)",
+      },
+      {
+        name: "restore-rate",
+        kind: "string",
+        value: "RATE",
+        help:
+          "with --price: download rate assumed for the restore time (default 100Mbit/s), e.g. 20MiB/s",
       },
       {
         name: "json",
         kind: "boolean",
-        help: 'print {"snapshots": [...], "backups": [{"ctime", "parent"}]}',
+        help:
+          'print {"snapshots": [...], "backups": [{"ctime", "parent"}], "history": {...}, "cost": {...}}',
       },
     ],
     examples: [
-      'simulate --policy "1y 3m 30d 24h" --timezone UTC --start 2024-01-01T00:00:00Z --end 2024-06-01T00:00:00Z --every PT6H',
+      'simulate --policy "1y 3m 30d 24h" --timezone UTC --start 2024-01-01T00:00:00Z --end 2024-06-01T00:00:00Z --every 6h',
+      'simulate --policy "1y 3m 30d 24h" --timezone UTC --start 2024-01-01T00:00:00Z --end 2025-12-31T23:00:00Z --every 1h --price r2 --size 500 --change 2',
     ],
   },
   {

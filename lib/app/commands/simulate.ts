@@ -6,9 +6,45 @@
  */
 
 import { Zone } from "../../core/zone.ts";
+import { parsePolicy } from "../../core/policy/grammar.ts";
+import type { Unit } from "../../core/policy/vocabulary.ts";
 import { renderPlan } from "../../core/plan/preview.ts";
 import { simulate } from "../../core/plan/simulate.ts";
+import { historyRecorder, summarizeHistory } from "../../core/plan/history.ts";
+import {
+  backupBytes,
+  type CostEstimate,
+  costWindow,
+  estimateCost,
+  type SizeModel,
+  type TransferModel,
+} from "../../core/plan/cost.ts";
+import { renderCost, renderHistory } from "../../core/plan/simulate_report.ts";
+import type { PriceTable } from "../../core/prices/price_table.ts";
+import { formatSize } from "../../core/format.ts";
+import { providerPreset } from "../../drivers/remote/providers.ts";
+import {
+  DOWNLOAD_RANGE_SIZE,
+  rangedGets,
+  uploadShape,
+} from "../../drivers/transfer/request_shape.ts";
 import type { Output } from "../output.ts";
+
+/** What `simulate --price` needs, already checked. */
+export interface SimulateCostOptions {
+  /** The provider's price list. */
+  prices: PriceTable;
+  /** Sizes of backups. */
+  size: SizeModel;
+  /** Class of objects no `storageClasses` entry names (default: the list's default, STANDARD). */
+  storageClass?: string;
+  /** Class of a backup by the coarsest interval it is uploaded for. */
+  storageClasses?: Partial<Record<Unit, string>>;
+  /** The stretch before `end` the monthly figures average over (default: one interval of the coarsest unit). */
+  window?: Temporal.Duration;
+  /** Assumed download rate of a restore, bytes per second. */
+  restoreBytesPerSecond: number;
+}
 
 /** Options of {@linkcode simulateCommand}, already checked. */
 export interface SimulateCommandOptions {
@@ -24,11 +60,35 @@ export interface SimulateCommandOptions {
   every: Temporal.Duration;
   /** Print one JSON object instead of the tree. */
   json?: boolean;
+  /** Price the history (`--price`). */
+  cost?: SimulateCostOptions;
+}
+
+/** The transfer manager's request shapes for a provider's default limits. */
+export function transferModel(provider: "aws" | "r2" | "b2"): TransferModel {
+  const preset = providerPreset(provider);
+  const limits = preset.limits;
+  const part = formatSize(limits.partSize);
+  return {
+    upload: (bytes) => uploadShape(bytes, limits),
+    rangedGets: (objects) => rangedGets(objects),
+    listPageSize: 1000,
+    describe:
+      `a backup of at most ${part} is one PutObject; a larger one is a multipart upload (create, parts, complete) with ${
+        limits.equalParts
+          ? `${part} parts, all equal as ${preset.title} requires`
+          : `${part} parts, doubling every 1,000 parts`
+      }, as the transfer manager sends to ${preset.title}; restores read ${
+        formatSize(DOWNLOAD_RANGE_SIZE)
+      } ranges`,
+  };
 }
 
 /**
- * Runs the simulation and prints the final tree (or, with `json`,
- * `{"snapshots": [...], "backups": [{"ctime", "parent"}]}`) with `out.print`.
+ * Runs the simulation and prints the final tree, the history per month and,
+ * with `cost`, the estimate (or, with `json`, `{"snapshots": [...],
+ * "backups": [{"ctime", "parent"}], "history": {...}, "cost": {...}}`) with
+ * `out.print`.
  *
  * @param options The schedule and policy.
  * @param out Where the result goes.
@@ -53,10 +113,38 @@ export function simulateCommand(
   options: SimulateCommandOptions,
   out: Output,
 ): void {
-  const result = simulate(options);
+  const recorder = historyRecorder();
+  const result = simulate({ ...options, onRun: recorder.onRun });
   const zone = Zone.get(options.timeZone);
   const iso = (t: Temporal.Instant): string =>
     zone.formatIso(t.epochMilliseconds);
+  const c = options.cost;
+  const history = summarizeHistory(
+    recorder.runs,
+    options.timeZone,
+    c ? (u) => backupBytes(u, c.size) : undefined,
+  );
+  let estimate: CostEstimate | undefined;
+  const costWarnings: string[] = [];
+  if (c) {
+    const { window, warnings } = costWindow(
+      parsePolicy(options.policy),
+      options.start,
+      options.end,
+      options.timeZone,
+      c.window,
+    );
+    costWarnings.push(...warnings);
+    estimate = estimateCost(recorder.runs, {
+      prices: c.prices,
+      size: c.size,
+      transfer: transferModel(c.prices.id as "aws" | "r2" | "b2"),
+      storageClass: c.storageClass,
+      storageClasses: c.storageClasses,
+      window,
+      restoreBytesPerSecond: c.restoreBytesPerSecond,
+    });
+  }
   if (options.json) {
     const byUuid = new Map(result.backups.map((b) => [b.uuid, b]));
     const json = {
@@ -79,6 +167,9 @@ export function simulateCommand(
               : `missing ${b.sendParentUuid}`,
           };
         }),
+      history,
+      ...(estimate ? { cost: _costJson(estimate, iso) } : {}),
+      ...(costWarnings.length ? { warnings: costWarnings } : {}),
     };
     out.print(JSON.stringify(json));
     return;
@@ -94,5 +185,28 @@ export function simulateCommand(
     } every ${options.every.toString()} (${options.timeZone}):\n` +
       `${result.snapshots.length} snapshots, ${objects} backup objects (${full} full)`,
   );
-  for (const w of result.warnings) out.print(`warning: ${w}`);
+  out.print("");
+  out.print(renderHistory(history));
+  if (estimate) {
+    out.print("");
+    out.print(renderCost(estimate, iso));
+  }
+  for (const w of [...result.warnings, ...costWarnings]) {
+    out.print(`warning: ${w}`);
+  }
+}
+
+/** The estimate as JSON: instants as ISO strings in the simulation's zone. */
+function _costJson(
+  c: CostEstimate,
+  iso: (t: Temporal.Instant) => string,
+): unknown {
+  return {
+    ...c,
+    window: { ...c.window, start: iso(c.window.start), end: iso(c.window.end) },
+    restore: c.restore ? { ...c.restore, ctime: iso(c.restore.ctime) } : null,
+    worstRestore: c.worstRestore
+      ? { ...c.worstRestore, ctime: iso(c.worstRestore.ctime) }
+      : null,
+  };
 }
