@@ -26,7 +26,7 @@ import { providerPreset } from "../../drivers/remote/providers.ts";
 import {
   DOWNLOAD_RANGE_SIZE,
   rangedGets,
-  uploadShape,
+  uploadRequests,
 } from "../../drivers/transfer/request_shape.ts";
 import type { Output } from "../output.ts";
 
@@ -70,7 +70,7 @@ export function transferModel(provider: "aws" | "r2" | "b2"): TransferModel {
   const limits = preset.limits;
   const part = formatSize(limits.partSize);
   return {
-    upload: (bytes) => uploadShape(bytes, limits),
+    upload: (bytes) => uploadRequests(bytes, limits),
     rangedGets: (objects) => rangedGets(objects),
     listPageSize: 1000,
     describe:

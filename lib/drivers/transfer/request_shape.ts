@@ -10,10 +10,14 @@
  */
 
 import type { RemoteLimits } from "../remote/remote.ts";
-import { objectCapacity, PARTS_PER_STEP, partSizeFor } from "./upload.ts";
+import {
+  objectCapacity,
+  PARTS_PER_STEP,
+  partSizeFor,
+} from "./part_schedule.ts";
 
 /** The requests of one upload of `bytes` bytes (the manifest and verification not included). */
-export interface UploadShape {
+export interface UploadRequests {
   /** Bytes of each object (`.seqn0`, `.seqn1`, ...). */
   objects: number[];
   /** Objects sent with one PutObject. */
@@ -33,18 +37,21 @@ export const DOWNLOAD_RANGE_SIZE = 8 * 1024 * 1024;
  * ```ts
  * import assert from "node:assert/strict";
  * import { providerPreset } from "../remote/providers.ts";
- * import { uploadShape } from "./request_shape.ts";
+ * import { uploadRequests } from "./request_shape.ts";
  * const limits = providerPreset("aws").limits; // 16 MiB parts
- * assert.deepEqual(uploadShape(1000, limits), { objects: [1000], puts: 1, multipartRequests: 0 });
- * const mp = uploadShape(40 * 2 ** 20, limits); // 3 parts
+ * assert.deepEqual(uploadRequests(1000, limits), { objects: [1000], puts: 1, multipartRequests: 0 });
+ * const mp = uploadRequests(40 * 2 ** 20, limits); // 3 parts
  * assert.equal(mp.multipartRequests, 3 + 2);
  * ```
  */
-export function uploadShape(bytes: number, limits: RemoteLimits): UploadShape {
+export function uploadRequests(
+  bytes: number,
+  limits: RemoteLimits,
+): UploadRequests {
   const first = limits.partSize;
   const objMax = objectCapacity(first, limits);
   const size1 = Math.min(partSizeFor(1, first, limits), objMax);
-  const shape: UploadShape = { objects: [], puts: 0, multipartRequests: 0 };
+  const shape: UploadRequests = { objects: [], puts: 0, multipartRequests: 0 };
   let left = bytes;
   do {
     if (left <= size1) {
