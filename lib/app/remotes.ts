@@ -11,11 +11,27 @@ import { localDirRemote } from "../drivers/remote/local_dir.ts";
 import type { Remote } from "../drivers/remote/remote.ts";
 import type { RetryInfo } from "../drivers/remote/retry.ts";
 import { s3Remote } from "../drivers/remote/s3.ts";
+import { TokenBucket } from "../drivers/transfer/bandwidth.ts";
+import { parseRate } from "../core/rate.ts";
 
 /** Options of {@linkcode openRemote} and {@linkcode RemoteSet}. */
 export interface OpenRemoteOptions {
   /** Told before each retry of a request (S3 remotes; a local directory does not retry). */
   onRetry?: (remoteId: string, info: RetryInfo) => void;
+  /** Bandwidth limit in bytes per second of every S3 remote, over its own `bandwidth` (`--bwlimit`). */
+  bandwidth?: number;
+}
+
+/** The bandwidth limit of a remote (the override first), bytes per second; undefined for none. */
+export function bandwidthOf(
+  config: RemoteConfig,
+  override?: number,
+): number | undefined {
+  if (override !== undefined) return override;
+  if (config.kind === "local" || config.bandwidth === undefined) {
+    return undefined;
+  }
+  return parseRate(config.bandwidth) ?? undefined;
 }
 
 /** Opens one configured remote (the S3 SDK loads on its first request). */
@@ -27,6 +43,7 @@ export function openRemote(
   if (config.kind === "local") {
     return localDirRemote({ id: config.id, path: config.path });
   }
+  const rate = bandwidthOf(config, options.bandwidth);
   return s3Remote({
     id: config.id,
     bucket: config.bucket,
@@ -47,6 +64,10 @@ export function openRemote(
       ? undefined
       : config.partSizeMiB * MiB,
     concurrency: config.concurrency,
+    // One bucket per direction: most uplinks and downlinks are separate.
+    pacers: rate === undefined
+      ? undefined
+      : { upload: new TokenBucket(rate), download: new TokenBucket(rate) },
     retry: onRetry
       ? { onRetry: (info) => onRetry(config.id, info) }
       : undefined,
@@ -105,6 +126,12 @@ export class RemoteSet {
     remote = openRemote(config, this.#options);
     this.#open.set(id, remote);
     return remote;
+  }
+
+  /** The bandwidth limit of remote `id` in bytes per second (the override first); undefined for none. */
+  bandwidth(id: string): number | undefined {
+    const config = this.#configs.get(id);
+    return config ? bandwidthOf(config, this.#options.bandwidth) : undefined;
   }
 
   /** Forgets the listings read so far: the next {@link listing} reads the remote again. */

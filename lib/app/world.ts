@@ -22,6 +22,7 @@ import { snapshotName } from "../core/snapshot_names.ts";
 import { deleteBackup } from "../drivers/transfer/manifest.ts";
 import { uploadStream } from "../drivers/transfer/upload.ts";
 import { formatSize } from "../core/format.ts";
+import { formatRate } from "../core/rate.ts";
 import type { Output } from "./output.ts";
 import type { RemoteSet } from "./remotes.ts";
 
@@ -100,9 +101,13 @@ export function executorWorld(
         forwardArgvs(up.pipe),
       );
       const label = basename(upload.snapshot.path);
+      const limit = remotes.bandwidth(upload.remoteId);
+      const shown = limit === undefined
+        ? label
+        : `${label} (limit ${formatRate(limit)})`;
       const result = await uploadStream(remote, key, stream, {
         storageClass: up.storageClass,
-        onProgress: (p) => out.progress(label, p.bytes, p.elapsedMs),
+        onProgress: (p) => out.progress(shown, p.bytes, p.elapsedMs),
       });
       out.endProgress();
       const durationMs = Math.round(performance.now() - started);

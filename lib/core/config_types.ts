@@ -93,6 +93,8 @@ export interface S3CommonInput {
   partSizeMiB?: number;
   /** Parts uploaded at once, 1-64. */
   concurrency?: number;
+  /** Bandwidth limit of uploads and of downloads, each, e.g. `"20MiB/s"` or `"100Mbit/s"`; `--bwlimit` overrides it. */
+  bandwidth?: string;
 }
 
 /** AWS S3, or any S3-compatible server given its `endpoint`, as users write it. */

@@ -193,6 +193,15 @@ const _QUIET: FlagSpec = {
   help: "print nothing on success (warnings and errors still go to stderr)",
 };
 
+/** `--bwlimit RATE`: over every S3 remote's `bandwidth`. */
+const _BWLIMIT: FlagSpec = {
+  name: "bwlimit",
+  kind: "string",
+  value: "RATE",
+  help:
+    "limit each S3 remote's uploads and downloads to RATE each, e.g. 20MiB/s or 100Mbit/s (over the config's bandwidth)",
+};
+
 /** `-v`, `--verbose`: keys and retries. */
 const _VERBOSE: FlagSpec = {
   name: "verbose",
@@ -227,6 +236,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "carry out a plan that deletes more than half of a remote's backups or of a source's snapshots (e.g. after shortening a policy); without it such a run stops, exit 2",
       },
+      _BWLIMIT,
       _JSON,
       _QUIET,
       _VERBOSE,
@@ -255,6 +265,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       _IDENTITY,
       _NO_VERIFY,
       _PIPE_THROUGH,
+      _BWLIMIT,
       _JSON,
       _QUIET,
       _VERBOSE,

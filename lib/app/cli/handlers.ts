@@ -15,6 +15,7 @@ import type { RestoreResult } from "../commands/restore.ts";
 import type { SimulateCostOptions } from "../commands/simulate.ts";
 import type { Unit } from "../../core/policy/vocabulary.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
+import { closestSpelling as closest } from "../config/suggest.ts";
 import {
   checkDestArg,
   configAndRemote,
@@ -46,6 +47,7 @@ function _shaped(args: ParsedArgs, base: Output, config: Config): Output {
 }
 
 async function _update(args: ParsedArgs, base: Output): Promise<number> {
+  const bandwidth = await _bwlimit(args, "update");
   const config = await loadConfigArg(args);
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
@@ -56,6 +58,7 @@ async function _update(args: ParsedArgs, base: Output): Promise<number> {
     pretend: args.boolean("pretend"),
     allowMassDelete: args.boolean("allow-mass-delete"),
     verbose: args.boolean("verbose"),
+    bandwidth,
     output: out,
     color: base.interactive && !json && !Deno.noColor,
     confirm: () => {
@@ -120,6 +123,7 @@ export function updateJson(r: UpdateResult, exitCode: number): object {
 }
 
 async function _restore(args: ParsedArgs, base: Output): Promise<number> {
+  const bandwidth = await _bwlimit(args, "restore");
   const { config, remote } = await configAndRemote(args);
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
@@ -187,6 +191,7 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
         identities: args.strings("identity"),
         output: out,
         verbose: args.boolean("verbose"),
+        bandwidth,
       }));
   } catch (e) {
     if (!(e instanceof RestoreError)) throw e;
@@ -518,4 +523,22 @@ async function _simulateCost(
     window,
     restoreBytesPerSecond: rate,
   };
+}
+
+/** `--bwlimit RATE` in bytes per second; undefined when not given. */
+async function _bwlimit(
+  args: ParsedArgs,
+  command: string,
+): Promise<number | undefined> {
+  const text = args.string("bwlimit");
+  if (text === undefined) return undefined;
+  const { parseRate, RATE_FORM } = await import("../../core/rate.ts");
+  const rate = parseRate(text);
+  if (rate === null) {
+    throw new UsageError(
+      `--bwlimit ${JSON.stringify(text)} is not ${RATE_FORM}`,
+      command,
+    );
+  }
+  return rate;
 }

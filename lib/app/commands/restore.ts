@@ -36,6 +36,7 @@ import { downloadStream } from "../../drivers/transfer/download.ts";
 import { validateConfig } from "../config/validate.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
+import { formatRate } from "../../core/rate.ts";
 import { configuredStages, undoCommands } from "../undo_pipe.ts";
 import type { RetryInfo } from "../../drivers/remote/retry.ts";
 import { snapshotName } from "../../core/snapshot_names.ts";
@@ -64,6 +65,8 @@ export interface RestoreOptions {
   output?: Output;
   /** Log lines carry keys; a line per retry of a request. */
   verbose?: boolean;
+  /** Bandwidth limit of the remote's downloads, bytes per second, over its `bandwidth` (`--bwlimit`). */
+  bandwidth?: number;
 }
 
 /** One backup received, as {@linkcode RestoreResult.backups} lists it. */
@@ -157,7 +160,10 @@ export async function restore(
   const onRetry = options.verbose
     ? (id: string, info: RetryInfo) => out.error(describeRetry(id, info))
     : undefined;
-  const remotes = new RemoteSet(config.remotes, { onRetry });
+  const remotes = new RemoteSet(config.remotes, {
+    onRetry,
+    bandwidth: options.bandwidth,
+  });
   try {
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
@@ -226,6 +232,7 @@ export async function restore(
             name: name(b),
             key: key(b),
             onRetry,
+            limit: remotes.bandwidth(options.remote),
             result,
             inverse: inverses.get(b)!,
             parent: source.backups.find((p) => p.uuid === b.sendParentUuid),
@@ -342,6 +349,8 @@ async function _receiveOne(
     name: string;
     key: string;
     onRetry?: (id: string, info: RetryInfo) => void;
+    /** The remote's bandwidth limit, shown in the progress line. */
+    limit?: number;
     result: RestoreResult;
     inverse: string[][];
     parent: BackupInfo | undefined;
@@ -369,7 +378,14 @@ async function _receiveOne(
       out.error(`warning: not checksum-verified: ${b.keys[0]}: ${why}`);
     },
     onProgress: (p) =>
-      out.progress(basename(b.keys[0]), p.bytes, p.elapsedMs, known.size),
+      out.progress(
+        ctx.limit === undefined
+          ? basename(b.keys[0])
+          : `${basename(b.keys[0])} (limit ${formatRate(ctx.limit)})`,
+        p.bytes,
+        p.elapsedMs,
+        known.size,
+      ),
   });
   known.size = dl.size;
   const info = await receive(pipeThrough(dl.stream, ctx.inverse), ctx.dest, {

@@ -47,6 +47,8 @@ export interface UpdateOptions {
    * without it such a run stops before acting (`--allow-mass-delete`).
    */
   allowMassDelete?: boolean;
+  /** Bandwidth limit of every S3 remote, bytes per second, over their `bandwidth` (`--bwlimit`). */
+  bandwidth?: number;
 }
 
 /** Outcome of {@linkcode update}. */
@@ -108,6 +110,7 @@ export async function update(
     onRetry: options.verbose
       ? (id, info) => out.error(describeRetry(id, info))
       : undefined,
+    bandwidth: options.bandwidth,
   });
   const render = (p: Plan) =>
     renderPlan(p, {

@@ -14,6 +14,7 @@ import { z } from "./_zod.ts";
 import { parsePolicy } from "../../core/policy/grammar.ts";
 import { METADATA_CODES } from "../../core/keys.ts";
 import { timeZoneProblem } from "../../core/zone.ts";
+import { parseRate, RATE_FORM } from "../../core/rate.ts";
 import { b2Endpoint, r2Endpoint } from "../../drivers/remote/providers.ts";
 import { strictConfigObject } from "./issues.ts";
 
@@ -181,6 +182,11 @@ const _s3Common = {
   partSizeMiB: _int(5, 5120, "part size in MiB").optional(),
   /** Parts uploaded at once. */
   concurrency: _int(1, 64, "parallel part uploads").optional(),
+  /** Bandwidth limit of uploads and of downloads, each, e.g. `"20MiB/s"`. */
+  bandwidth: z.string().refine((b) => parseRate(b) !== null, {
+    error: (iss) =>
+      `not a bandwidth: ${JSON.stringify(iss.input)}; expected ${RATE_FORM}`,
+  }).optional(),
 };
 
 const _s3Remote = strictConfigObject({

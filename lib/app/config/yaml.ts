@@ -75,6 +75,8 @@ const _endpointYaml = strictConfigObject({
 
 const _remoteYaml = strictConfigObject({
   id: z.unknown().optional(),
+  // snap2s3's own: btrfs2s3 has no bandwidth limit.
+  bandwidth: z.unknown().optional(),
   s3: strictConfigObject({
     bucket: z.unknown().optional(),
     endpoint: _endpointYaml.optional(),
@@ -134,6 +136,7 @@ function _toInput(y: _ConfigYaml): unknown {
         caBundle: typeof ep.verify === "string"
           ? resolve(ep.verify)
           : undefined,
+        bandwidth: r.bandwidth,
       });
     }),
   };

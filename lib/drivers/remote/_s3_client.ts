@@ -14,6 +14,8 @@ import {
   type SdkRequest,
   type SdkResponse,
 } from "./_fetch_handler.ts";
+import { pacedHandler } from "./_paced_handler.ts";
+import type { Pacers } from "./pacer.ts";
 import {
   b2Endpoint,
   type Provider,
@@ -59,6 +61,8 @@ export interface S3ClientOptions {
    * cannot do.
    */
   http?: "auto" | "fetch" | "node";
+  /** Bandwidth limits of request and response bodies (none by default). */
+  pacers?: Pacers;
 }
 
 /** The loaded SDK and a client built from it. */
@@ -149,9 +153,14 @@ async function _handler(
 ): Promise<_Handler> {
   const ca = o.caBundle ? await Deno.readTextFile(o.caBundle) : undefined;
   const mode = o.verifyTls === false ? "node" : (o.http ?? "auto");
-  if (mode === "fetch") return _fetchHandler(o, ca);
-  const node = await _nodeHandler(o, ca, concurrency);
-  return mode === "auto" ? _byMethod(_fetchHandler(o, ca), node) : node;
+  let h: _Handler;
+  if (mode === "fetch") h = _fetchHandler(o, ca);
+  else {
+    const node = await _nodeHandler(o, ca, concurrency);
+    h = mode === "auto" ? _byMethod(_fetchHandler(o, ca), node) : node;
+  }
+  // Request bodies stream (paced) only through the Node handler.
+  return o.pacers ? pacedHandler(h, o.pacers, mode !== "fetch") : h;
 }
 
 function _fetchHandler(
