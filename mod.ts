@@ -60,6 +60,13 @@ export type {
   ListBackupsOptions,
   ListedBackup,
 } from "./lib/app/commands/list_backups.ts";
+export { status } from "./lib/app/commands/status.ts";
+export type {
+  StatusBackup,
+  StatusEntry,
+  StatusOptions,
+  StatusReport,
+} from "./lib/app/commands/status.ts";
 export type { Output } from "./lib/app/output.ts";
 
 // Policy and planning, for what-if tools.

@@ -388,6 +388,30 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: "status",
+    summary:
+      "is each source's newest backup fresh? Read-only; exit 1 when a source changed since a backup older than --max-age",
+    positionals: [_CONFIG],
+    flags: [
+      {
+        name: "max-age",
+        kind: "string",
+        value: "DURATION",
+        help:
+          "a backup this old, with changes newer than it in the source, is stale, e.g. 2h, 90m, PT6H (default: twice the finest timeframe of the policy)",
+      },
+      {
+        name: "json",
+        kind: "boolean",
+        help: "print the status as one JSON object",
+      },
+    ],
+    examples: [
+      "status /etc/snap2s3/policy.ts",
+      "status /etc/snap2s3/policy.ts --max-age 26h --json",
+    ],
+  },
+  {
     name: "simulate",
     summary:
       "what-if: replay a policy, one snapshot and one update per tick, and show the final tree",

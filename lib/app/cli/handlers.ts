@@ -34,6 +34,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   "list-backups": _listBackups,
   "verify": _verify,
   "cat": _cat,
+  "status": _status,
   "simulate": _simulate,
 };
 
@@ -331,6 +332,37 @@ async function _cat(args: ParsedArgs, out: Output): Promise<number> {
         : catToFile(config, options, file),
   );
   return 0;
+}
+
+/** A duration flag in ms; a bad one is a usage error. */
+async function _duration(
+  args: ParsedArgs,
+  flag: string,
+): Promise<number | undefined> {
+  const text = args.string(flag);
+  if (text === undefined) return undefined;
+  const { parseDuration } = await import("../../core/duration.ts");
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(
+      `--${flag}: ${(e as Error).message}`,
+      args.command.name,
+    );
+  }
+}
+
+async function _status(args: ParsedArgs, out: Output): Promise<number> {
+  const maxAgeMs = await _duration(args, "max-age");
+  const config = await loadConfigArg(args);
+  const { status, renderStatus } = await import("../commands/status.ts");
+  const report = await status(config, { maxAgeMs });
+  out.print(
+    args.boolean("json")
+      ? JSON.stringify(report, null, 2)
+      : renderStatus(report),
+  );
+  return report.fresh ? 0 : 1;
 }
 
 async function _simulate(args: ParsedArgs, out: Output): Promise<number> {
