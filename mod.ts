@@ -31,6 +31,7 @@ export {
   defineConfig,
   gpg,
   gzip,
+  healthchecks,
   localDir,
   r2,
   s3,

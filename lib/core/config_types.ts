@@ -220,6 +220,25 @@ export type SourceInput = BtrfsSourceInput;
 /** A validated source. */
 export type Source = BtrfsSource;
 
+/**
+ * A hook: a URL the run's JSON summary is POSTed to (healthchecks.io-style
+ * pings work), or a command (program and arguments) that reads it on stdin.
+ */
+export type NotifyTarget = string | string[];
+
+/** Hooks told about each update run; a failing hook is logged and never fails the run. */
+export interface NotifyInput {
+  /** Told when an update starts. */
+  start?: NotifyTarget;
+  /** Told when an update succeeded (or had nothing to do). */
+  success?: NotifyTarget;
+  /** Told when an update failed. */
+  failure?: NotifyTarget;
+}
+
+/** Validated hooks (the same as {@linkcode NotifyInput}). */
+export type Notify = NotifyInput;
+
 /** A config as users write it (what `defineConfig` accepts). */
 export interface ConfigInput {
   /** IANA time zone policy intervals are computed in, e.g. `Europe/Berlin` or `UTC`. */
@@ -228,6 +247,10 @@ export interface ConfigInput {
   sources: SourceInput[];
   /** At least one. */
   remotes: RemoteInput[];
+  /** Hooks told when an update starts, succeeds or fails. */
+  notify?: NotifyInput;
+  /** Absolute path of a Prometheus textfile (ending `.prom`) rewritten after each update. */
+  metricsFile?: string;
 }
 
 /** A validated config (what the program uses). */
@@ -238,4 +261,8 @@ export interface Config {
   sources: Source[];
   /** Where backups go. */
   remotes: Remote[];
+  /** Hooks told when an update starts, succeeds or fails. */
+  notify?: Notify;
+  /** Absolute path of a Prometheus textfile rewritten after each update. */
+  metricsFile?: string;
 }

@@ -52,9 +52,9 @@ async function _update(args: ParsedArgs, base: Output): Promise<number> {
   const config = await loadConfigArg(args);
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
-  const { update } = await import("../commands/update.ts");
+  const { monitoredUpdate } = await import("../commands/monitored_update.ts");
   const interactive = Deno.stdin.isTerminal();
-  const result = await update(config, {
+  const result = await monitoredUpdate(config, {
     force: args.boolean("force"),
     pretend: args.boolean("pretend"),
     allowMassDelete: args.boolean("allow-mass-delete"),

@@ -15,6 +15,7 @@ import type {
   GpgStageInput,
   GzipStageInput,
   LocalRemoteInput,
+  NotifyInput,
   R2RemoteInput,
   S3RemoteInput,
   ZstdStageInput,
@@ -272,4 +273,31 @@ export function cmd(
     inverse: options.inverse,
     suffix: options.suffix,
   });
+}
+
+/**
+ * Hooks for a healthchecks.io-style check: `<url>/start` when an update
+ * starts, `<url>` when it succeeds, `<url>/fail` when it fails, each POSTed
+ * the run's JSON summary. Give it as the config's `notify`.
+ *
+ * @param pingUrl The check's ping URL, e.g. `https://hc-ping.com/<uuid>`.
+ * @returns The three hooks.
+ *
+ * @example
+ * ```ts
+ * import { healthchecks } from "../../../mod.ts";
+ *
+ * const notify = healthchecks("https://hc-ping.com/0b1ce5b5-0000-4000-8000-000000000000");
+ * if (notify.failure !== "https://hc-ping.com/0b1ce5b5-0000-4000-8000-000000000000/fail") {
+ *   throw new Error("wrong failure URL");
+ * }
+ * ```
+ */
+export function healthchecks(pingUrl: string): NotifyInput {
+  const base = pingUrl.replace(/\/+$/, "");
+  return {
+    start: `${base}/start`,
+    success: base,
+    failure: `${base}/fail`,
+  };
 }

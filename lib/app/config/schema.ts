@@ -287,6 +287,42 @@ const _btrfsSource = strictConfigObject({
 /** Schema of one source. */
 export const sourceSchema = z.discriminatedUnion("kind", [_btrfsSource]);
 
+// ---------------------------------------------------------------------------
+// Hooks and metrics
+
+const _hookUrl = z.string().refine((u) => {
+  try {
+    const url = new URL(u);
+    return url.protocol === "https:" || url.protocol === "http:";
+  } catch {
+    return false;
+  }
+}, {
+  error: (iss) =>
+    `not an http(s) URL: ${
+      JSON.stringify(iss.input)
+    }; give a URL to POST the run's JSON summary to (e.g. "https://hc-ping.com/<uuid>"), or a command as an array (["/usr/local/bin/notify", "arg"])`,
+});
+
+/** Schema of one hook: a URL to POST the run's JSON summary to, or a command (argv) that reads it on stdin. */
+export const notifyTargetSchema = z.union([
+  _hookUrl,
+  _argv("the hook command"),
+], {
+  error:
+    'expected a URL ("https://...") or a command as an array of strings (["/usr/local/bin/notify", "arg"])',
+});
+
+/** Schema of `notify`: hooks run at the start of an update and after it succeeds or fails. */
+export const notifySchema = strictConfigObject({
+  /** Told when an update starts. */
+  start: notifyTargetSchema.optional(),
+  /** Told when an update succeeded (or had nothing to do). */
+  success: notifyTargetSchema.optional(),
+  /** Told when an update failed. */
+  failure: notifyTargetSchema.optional(),
+});
+
 /** The config schema. Prefer `validateConfig` (validate.ts), which adds cross-field checks and readable errors. */
 export const configSchema = strictConfigObject({
   /** IANA time zone all policy intervals are computed in; required, the system zone is never used. */
@@ -305,4 +341,14 @@ export const configSchema = strictConfigObject({
   remotes: z.array(remoteSchema).min(1, {
     error: "must list at least one remote (an S3 bucket or a local directory)",
   }),
+  /** Hooks told when an update starts, succeeds or fails. */
+  notify: notifySchema.optional(),
+  /** A Prometheus textfile (node_exporter's collector) rewritten after each update. */
+  metricsFile: _absolutePath("the Prometheus metrics file").refine(
+    (p) => p.endsWith(".prom"),
+    {
+      error:
+        'must end in ".prom", the names node_exporter\'s textfile collector reads',
+    },
+  ).optional(),
 });

@@ -9,6 +9,7 @@
 import type { z } from "./_zod.ts";
 import type {
   configSchema,
+  notifySchema,
   pipeStageSchema,
   remoteSchema,
   sourceSchema,
@@ -17,6 +18,8 @@ import type {
 import type {
   Config,
   ConfigInput,
+  Notify,
+  NotifyInput,
   PipeStage,
   PipeStageInput,
   Remote,
@@ -50,4 +53,5 @@ export type _TypesMatchSchema = _All<[
   ..._Matches<SourceUpload, SourceUploadInput, typeof uploadSchema>,
   ..._Matches<Remote, RemoteInput, typeof remoteSchema>,
   ..._Matches<PipeStage, PipeStageInput, typeof pipeStageSchema>,
+  ..._Matches<Notify, NotifyInput, typeof notifySchema>,
 ]>;

@@ -95,18 +95,29 @@ const _sourceYaml = strictConfigObject({
   upload_to_remotes: z.array(_uploadYaml),
 });
 
+// snap2s3's own additions (btrfs2s3 has neither); leaves checked by the common schema.
+const _notifyYaml = strictConfigObject({
+  start: z.unknown().optional(),
+  success: z.unknown().optional(),
+  failure: z.unknown().optional(),
+});
+
 const _configYaml = strictConfigObject({
   timezone: z.unknown().optional(),
   sources: z.array(_sourceYaml),
   remotes: z.array(_remoteYaml),
+  notify: _notifyYaml.optional(),
+  metrics_file: z.unknown().optional(),
 });
 
 type _ConfigYaml = z.output<typeof _configYaml>;
 
 /** The snap2s3 config the YAML means; not yet validated. */
 function _toInput(y: _ConfigYaml): unknown {
-  return {
+  return compact({
     timezone: y.timezone,
+    notify: y.notify && compact({ ...y.notify }),
+    metricsFile: y.metrics_file,
     sources: y.sources.map((s) => ({
       kind: "btrfs" as const,
       path: s.path,
@@ -139,7 +150,7 @@ function _toInput(y: _ConfigYaml): unknown {
         bandwidth: r.bandwidth,
       });
     }),
-  };
+  });
 }
 
 const _REMOTE_FIELD: Record<string, (string | number)[]> = {
@@ -156,6 +167,7 @@ const _REMOTE_FIELD: Record<string, (string | number)[]> = {
 /** Maps a path in the snap2s3 config back to the YAML field it came from. */
 function _yamlPath(path: (string | number)[]): (string | number)[] {
   const [top, i, field, j, sub, k, ...rest] = path;
+  if (top === "metricsFile") return ["metrics_file", ...path.slice(1)];
   if (top === "remotes" && typeof field === "string") {
     return [
       "remotes",
