@@ -122,6 +122,7 @@ Deno.test({
           assert.equal((done.uploaded as string[]).length, 1);
           assert.match(String(done.uploaded), /^usb:data\.ctim/);
           assert.equal(done.error, null);
+          assert.ok((done.bytesUploaded as number) > 0);
         },
       );
 
@@ -151,9 +152,10 @@ Deno.test({
           assert.ok(
             sample(text, "snap2s3_newest_backup_age_seconds", labels)! >= 0,
           );
-          assert.notEqual(
+          assert.ok(sample(text, "snap2s3_uploaded_bytes_total")! > 0);
+          assert.equal(
             sample(text, "snap2s3_uploaded_bytes_total"),
-            undefined,
+            sample(text, "snap2s3_last_run_uploaded_bytes"),
           );
           // Written by rename: no temporary file is left beside it.
           assert.deepEqual(

@@ -400,11 +400,8 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "a backup this old, with changes newer than it in the source, is stale, e.g. 2h, 90m, PT6H (default: twice the finest timeframe of the policy)",
       },
-      {
-        name: "json",
-        kind: "boolean",
-        help: "print the status as one JSON object",
-      },
+      _JSON,
+      _QUIET,
     ],
     examples: [
       "status /etc/snap2s3/policy.ts",

@@ -352,17 +352,25 @@ async function _duration(
   }
 }
 
-async function _status(args: ParsedArgs, out: Output): Promise<number> {
+async function _status(args: ParsedArgs, base: Output): Promise<number> {
   const maxAgeMs = await _duration(args, "max-age");
   const config = await loadConfigArg(args);
   const { status, renderStatus } = await import("../commands/status.ts");
   const report = await status(config, { maxAgeMs });
-  out.print(
-    args.boolean("json")
-      ? JSON.stringify(report, null, 2)
-      : renderStatus(report),
-  );
-  return report.fresh ? 0 : 1;
+  const code = report.fresh ? 0 : 1;
+  if (args.boolean("json")) {
+    base.print(
+      JSON.stringify({ command: "status", exitCode: code, ...report }),
+    );
+  } else if (!args.boolean("quiet")) {
+    base.print(renderStatus(report));
+  } else if (!report.fresh) {
+    // Quiet, for cron: only what is wrong, on stderr.
+    for (const line of renderStatus(report).split("\n")) {
+      if (!line.startsWith("fresh")) base.error(line);
+    }
+  }
+  return code;
 }
 
 async function _simulate(args: ParsedArgs, out: Output): Promise<number> {

@@ -11,10 +11,10 @@ import type { Config } from "../../core/config_types.ts";
 import { parseKey } from "../../core/keys.ts";
 import { formatIsoSeconds } from "../../core/zone.ts";
 import type { Plan } from "../../core/plan/plan.ts";
-import type { ExecuteReport } from "../../core/plan/executor.ts";
 import { type MetricsRun, writeMetricsFile } from "../metrics.ts";
 import { notifyHook } from "../notify.ts";
 import { memoryOutput } from "../output.ts";
+import type { UploadRecord } from "../world.ts";
 import { update, type UpdateOptions, type UpdateResult } from "./update.ts";
 
 /** The JSON a `success` or `failure` hook receives. */
@@ -78,7 +78,10 @@ export async function monitoredUpdate(
   }
   const ended = Temporal.Now.instant();
   const report = result?.report;
-  const bytesUploaded = _bytesUploaded(result);
+  const bytesUploaded = (result?.uploads ?? []).reduce(
+    (n, u) => n + u.bytes,
+    0,
+  );
   const error = thrown !== undefined
     ? (thrown instanceof Error ? thrown.message : String(thrown))
     : report?.error?.message ?? (result?.ok ? null : result?.summary ?? null);
@@ -105,7 +108,7 @@ export async function monitoredUpdate(
       durationMs: summary.durationMs,
       bytesUploaded,
       backupsUploaded: summary.uploaded.length,
-      newest: result ? newestBackups(config, result.plan, report) : [],
+      newest: result ? newestBackups(config, result.plan, result.uploads) : [],
     };
     try {
       await writeMetricsFile(config.metricsFile, run);
@@ -122,61 +125,46 @@ export async function monitoredUpdate(
 }
 
 /**
- * Bytes the run uploaded, from the result's upload records when it has them
- * (`UpdateResult.uploads`), else 0.
- */
-function _bytesUploaded(result: UpdateResult | undefined): number {
-  const uploads = (result as { uploads?: { bytes?: number }[] } | undefined)
-    ?.uploads;
-  return (uploads ?? []).reduce((n, u) => n + (u.bytes ?? 0), 0);
-}
-
-/**
  * The newest backup of each source in each of its remotes after the run:
- * the plan's existing backups and what the executor uploaded. Pairs
- * without any backup are left out.
+ * the plan's existing backups and what the run uploaded. Pairs without any
+ * backup are left out.
  *
  * @param config The config (for its sources' remotes).
  * @param plan The plan the run made.
- * @param report What the executor did, when it ran.
+ * @param uploads What the run uploaded.
  * @returns One entry per source and remote that has a backup.
  */
 export function newestBackups(
   config: Config,
   plan: Plan,
-  report: ExecuteReport | undefined,
+  uploads: readonly UploadRecord[],
 ): MetricsRun["newest"] {
   const out: MetricsRun["newest"] = [];
-  const ids = config.remotes.map((r) => r.id);
-  const uploaded = (report?.uploaded ?? []).flatMap((u) => {
-    // `<remote>:<key>`; an id may itself hold a colon, so match known ids.
-    const id = ids.find((i) => u.startsWith(`${i}:`));
-    if (id === undefined) return [];
-    const parsed = parseKey(u.slice(id.length + 1));
-    return parsed.ok ? [{ remote: id, key: parsed.key }] : [];
+  const uploaded = uploads.flatMap((u) => {
+    const parsed = parseKey(u.key);
+    return parsed.ok ? [{ remote: u.remote, key: parsed.key }] : [];
   });
   for (const src of config.sources) {
     const sp = plan.sources.find((s) => resolve(s.path) === resolve(src.path));
     if (!sp) continue;
     for (const remote of new Set(src.upload.map((u) => u.remote))) {
-      let best: { ctransid: number; ctimeMs: number } | null = null;
-      const consider = (ctransid: number, ctime: Temporal.Instant) => {
-        if (!best || ctransid > best.ctransid) {
-          best = { ctransid, ctimeMs: ctime.epochMilliseconds };
-        }
-      };
-      for (const v of sp.backups) {
-        if (v.kind === "existing" && v.remoteId === remote) {
-          consider(v.backup.ctransid, v.backup.ctime);
-        }
-      }
-      for (const u of uploaded) {
-        if (u.remote === remote && u.key.sourceUuid === sp.uuid) {
-          consider(u.key.ctransid, u.key.ctime);
-        }
-      }
-      const found = best as { ctransid: number; ctimeMs: number } | null;
-      if (found) out.push({ source: src.path, remote, ctimeMs: found.ctimeMs });
+      const candidates = [
+        ...sp.backups.flatMap((v) =>
+          v.kind === "existing" && v.remoteId === remote ? [v.backup] : []
+        ),
+        ...uploaded.filter((u) =>
+          u.remote === remote && u.key.sourceUuid === sp.uuid
+        ).map((u) => u.key),
+      ];
+      if (!candidates.length) continue;
+      const newest = candidates.reduce((a, b) =>
+        b.ctransid > a.ctransid ? b : a
+      );
+      out.push({
+        source: src.path,
+        remote,
+        ctimeMs: newest.ctime.epochMilliseconds,
+      });
     }
   }
   return out;
