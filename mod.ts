@@ -3,10 +3,11 @@
  * `btrfs send` backups in S3-compatible storage or a local directory, shaped
  * by a preservation policy such as `1y 3m 30d 24h`.
  *
- * A policy file is a TypeScript module:
+ * A policy file is a TypeScript module (`snap2s3 init DIR` writes one, with
+ * a `deno.json` beside it mapping `snap2s3` to this module):
  *
  * ```ts
- * import { btrfs, defineConfig, localDir, zstd } from "./mod.ts";
+ * import { btrfs, defineConfig, localDir, zstd } from "snap2s3";
  *
  * export default defineConfig({
  *   timezone: "Europe/Berlin",

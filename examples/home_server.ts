@@ -4,7 +4,7 @@
  *
  *     snap2s3 update examples/home_server.ts
  */
-import { age, btrfs, defineConfig, s3, zstd } from "../mod.ts";
+import { age, btrfs, defineConfig, s3, zstd } from "snap2s3";
 
 const pipe = [
   zstd({ level: 6 }),

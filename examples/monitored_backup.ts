@@ -7,7 +7,7 @@
  *       --allow-net --allow-env --allow-sys \
  *       examples/monitored_backup.ts /etc/snap2s3/policy.ts https://hc.example.net/ping/abc
  */
-import { loadConfig, update } from "../mod.ts";
+import { loadConfig, update } from "snap2s3";
 
 /** Runs one update and pings the monitor; returns the exit code. */
 export async function monitoredBackup(

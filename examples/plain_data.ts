@@ -2,7 +2,7 @@
  * A policy file written as plain data, with only a type import: the form the
  * compiled executable and any other loader accept without snap2s3's helpers.
  */
-import type { ConfigInput } from "../mod.ts";
+import type { ConfigInput } from "snap2s3";
 
 const config: ConfigInput = {
   timezone: "UTC",

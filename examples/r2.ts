@@ -5,7 +5,7 @@
  *
  *     snap2s3 update examples/r2.ts
  */
-import { btrfs, defineConfig, r2, zstd } from "../mod.ts";
+import { btrfs, defineConfig, r2, zstd } from "snap2s3";
 
 export default defineConfig({
   timezone: "America/Los_Angeles",

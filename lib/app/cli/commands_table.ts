@@ -409,6 +409,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: "init",
+    summary:
+      "write a starter policy.ts and a deno.json beside it (its import map points snap2s3 at this installation), so the policy can live anywhere",
+    positionals: [{
+      name: "dir",
+      help:
+        "the directory to write into (made if missing; existing files are never overwritten)",
+    }],
+    flags: [
+      {
+        name: "timezone",
+        kind: "string",
+        value: "TZ",
+        help: "the policy's IANA time zone (default: the system's, else UTC)",
+      },
+    ],
+    examples: ["init /etc/snap2s3", "init ~/backup --timezone Europe/Berlin"],
+  },
+  {
     name: "simulate",
     summary:
       "what-if: replay a policy, one snapshot and one update per tick, and show the final tree",

@@ -35,6 +35,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   "verify": _verify,
   "cat": _cat,
   "status": _status,
+  "init": _init,
   "simulate": _simulate,
 };
 
@@ -371,6 +372,27 @@ async function _status(args: ParsedArgs, base: Output): Promise<number> {
     }
   }
   return code;
+}
+
+async function _init(args: ParsedArgs, out: Output): Promise<number> {
+  const timezone = args.string("timezone");
+  if (timezone !== undefined) {
+    const { timeZoneProblem } = await import("../../core/zone.ts");
+    const problem = timeZoneProblem(timezone);
+    if (problem) throw new UsageError(`--timezone: ${problem}`, "init");
+  }
+  const { init, InitExistsError } = await import("../commands/init.ts");
+  try {
+    const r = await init(args.required("dir"), { timezone });
+    out.print(
+      `wrote ${r.policy} (time zone ${r.timezone}) and ${r.denoJson}; edit the policy, then:\n` +
+        `  deno check ${r.policy}\n  snap2s3 update ${r.policy} --pretend`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof InitExistsError) throw new UsageError(e.message, "init");
+    throw e;
+  }
 }
 
 async function _simulate(args: ParsedArgs, out: Output): Promise<number> {
