@@ -14,6 +14,7 @@ import { ConfigError } from "./lib/app/config/error.ts";
 import { GuardError } from "./lib/core/plan/guards.ts";
 import { consoleOutput, type Output } from "./lib/app/output.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
+import { PreflightError } from "./lib/app/preflight_error.ts";
 
 /**
  * Runs the snap2s3 command line.
@@ -89,7 +90,10 @@ function _exitCode(e: unknown, out: Output): number {
     out.error(`snap2s3: ${hint}`);
     return 2;
   }
-  if (e instanceof ConfigError || e instanceof GuardError) {
+  if (
+    e instanceof ConfigError || e instanceof GuardError ||
+    e instanceof PreflightError
+  ) {
     out.error(`snap2s3: ${e.message}`);
     return 2;
   }

@@ -123,6 +123,16 @@ export type {
 export { ConfigError } from "./lib/app/config/error.ts";
 /** A preservation policy that does not follow the grammar ({@linkcode parsePolicy}); `token` is the offending part. */
 export { PolicySyntaxError } from "./lib/core/policy/grammar.ts";
+/**
+ * An update that could not succeed as started, found before anything changed
+ * (a program missing or not allowed by `--allow-run`, no CAP_SYS_ADMIN, FFI
+ * not allowed, a remote that is not there); `problems` lists each with its fix.
+ */
+export { PreflightError } from "./lib/app/preflight_error.ts";
+export type {
+  PreflightKind,
+  PreflightProblem,
+} from "./lib/app/preflight_error.ts";
 /** A btrfs operation that failed (not a subvolume, not root, btrfs-progs missing, ...); `code` says which. */
 export { BtrfsError } from "./lib/drivers/btrfs/errors.ts";
 export type { BtrfsErrorCode } from "./lib/drivers/btrfs/errors.ts";

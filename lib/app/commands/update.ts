@@ -22,6 +22,7 @@ import {
 } from "../../core/plan/guards.ts";
 import { inventory } from "../inventory.ts";
 import { memoryOutput, type Output } from "../output.ts";
+import { preflight } from "../preflight.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
 import { executorWorld, type UploadRecord } from "../world.ts";
 
@@ -49,6 +50,11 @@ export interface UpdateOptions {
   allowMassDelete?: boolean;
   /** Bandwidth limit of every S3 remote, bytes per second, over their `bandwidth` (`--bwlimit`). */
   bandwidth?: number;
+  /**
+   * Check programs, permissions, privilege and remotes before anything
+   * changes (default true; a caller that checked already may skip it).
+   */
+  preflight?: boolean;
 }
 
 /** Outcome of {@linkcode update}. */
@@ -89,6 +95,9 @@ export async function update(
   const started = performance.now();
   const config = validateConfig(configInput);
   await validateLayout(config);
+  if (options.preflight !== false) {
+    await preflight(config, { pretend: options.pretend });
+  }
   const out = options.output ?? memoryOutput();
   const warnings: string[] = [];
   const warn = (line: string) => {

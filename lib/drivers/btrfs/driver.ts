@@ -28,4 +28,5 @@ export {
 } from "./send.ts";
 export { checkReceiveDir, receive, type ReceiveOptions } from "./receive.ts";
 export type { ExpectedSendStream } from "./send_stream.ts";
+export { type Privilege, processPrivilege } from "./privilege.ts";
 export type { SubvolumeInfo } from "../../core/types.ts";
