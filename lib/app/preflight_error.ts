@@ -22,6 +22,8 @@ export class PreflightError extends Error {
   readonly problems: readonly PreflightProblem[];
 
   /**
+   * An error listing `problems`, one line each.
+   *
    * @param problems At least one.
    */
   constructor(problems: readonly PreflightProblem[]) {
