@@ -170,9 +170,24 @@ Deno.test({
         "a failed run tells the failure hook; counters carry over, the last success stays",
         async () => {
           const before = await Deno.readTextFile(metricsFile);
+          await Deno.writeTextFile(`${data}/a.txt`, "changed\n");
+          // A pipe stage that fails: the upload fails, nothing is kept.
           const file = await write("failing", {
             ...base,
-            sources: [{ ...base.sources[0], path: `${fs.mountPoint}/gone` }],
+            sources: [{
+              ...base.sources[0],
+              upload: [{
+                ...base.sources[0].upload[0],
+                pipe: [{
+                  kind: "cmd",
+                  argv: [
+                    "sh",
+                    "-c",
+                    "cat >/dev/null; echo disk on fire >&2; exit 5",
+                  ],
+                }],
+              }],
+            }],
             notify: {
               success: `${hooks.url}/ping`,
               failure: `${hooks.url}/ping/fail`,
@@ -183,7 +198,10 @@ Deno.test({
           assert.equal(r.code, 1, r.stderr);
           assert.deepEqual(hooks.received.map((h) => h.path), ["/ping/fail"]);
           assert.equal(hooks.received[0].body.ok, false);
-          assert.match(String(hooks.received[0].body.error), /gone/);
+          assert.match(
+            String(hooks.received[0].body.error),
+            /exited with code 5; stderr: disk on fire/,
+          );
           const text = await Deno.readTextFile(metricsFile);
           assertPrometheusFormat(text);
           assert.equal(sample(text, "snap2s3_last_run_success"), 0);

@@ -94,10 +94,11 @@ export async function update(
 ): Promise<UpdateResult> {
   const started = performance.now();
   const config = validateConfig(configInput);
-  await validateLayout(config);
+  // Before the layout check, which already needs FFI.
   if (options.preflight !== false) {
     await preflight(config, { pretend: options.pretend });
   }
+  await validateLayout(config);
   const out = options.output ?? memoryOutput();
   const warnings: string[] = [];
   const warn = (line: string) => {
