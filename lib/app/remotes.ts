@@ -6,7 +6,11 @@
 
 import { MiB } from "../core/format.ts";
 import type { Remote as RemoteConfig } from "../core/config_types.ts";
-import { groupListing, type ListingGroups } from "../core/keys.ts";
+import {
+  groupListing,
+  type ListedObject,
+  type ListingGroups,
+} from "../core/keys.ts";
 import { localDirRemote } from "../drivers/remote/local_dir.ts";
 import type { Remote } from "../drivers/remote/remote.ts";
 import type { RetryInfo } from "../drivers/remote/retry.ts";
@@ -92,12 +96,19 @@ export function describeRetry(remoteId: string, info: RetryInfo): string {
   } s`;
 }
 
-/** The remotes of a config by id, opened lazily and listed at most once. */
+/**
+ * The remotes of a config by id, opened lazily and listed at most once. The
+ * listings are kept: a long-running caller records its own uploads and
+ * deletes in them ({@linkcode RemoteSet.noteStored},
+ * {@linkcode RemoteSet.noteDeleted}) and forgets them to list afresh.
+ */
 export class RemoteSet {
   readonly #configs: Map<string, RemoteConfig>;
   readonly #open = new Map<string, Remote>();
-  readonly #listings = new Map<string, Promise<ListingGroups>>();
+  readonly #objects = new Map<string, Promise<ListedObject[]>>();
+  readonly #groups = new Map<string, Promise<ListingGroups>>();
   readonly #options: OpenRemoteOptions;
+  #listCalls = 0;
 
   /**
    * @param configs The config's remotes.
@@ -109,6 +120,11 @@ export class RemoteSet {
   ) {
     this.#configs = new Map(configs.map((r) => [r.id, r]));
     this.#options = options;
+  }
+
+  /** How many full listings were read from the remotes so far. */
+  get listCalls(): number {
+    return this.#listCalls;
   }
 
   /** The remote with this id; throws naming the defined ids when there is none. */
@@ -136,24 +152,74 @@ export class RemoteSet {
 
   /** Forgets the listings read so far: the next {@link listing} reads the remote again. */
   forgetListings(): void {
-    this.#listings.clear();
+    this.#objects.clear();
+    this.#groups.clear();
   }
 
   /** The remote's whole listing, sorted into backups, foreign keys and incomplete backups. */
   listing(id: string): Promise<ListingGroups> {
-    let listing = this.#listings.get(id);
-    if (!listing) {
-      const remote = this.get(id);
-      listing = (async () =>
-        groupListing(await Array.fromAsync(remote.list())))();
-      this.#listings.set(id, listing);
+    let groups = this.#groups.get(id);
+    if (!groups) {
+      groups = this.#objectsOf(id).then(groupListing);
+      this.#groups.set(id, groups);
     }
-    return listing;
+    return groups;
+  }
+
+  /**
+   * Records objects stored in the remote (a backup just uploaded) in its
+   * kept listing, if one was read.
+   *
+   * @param id The remote's id.
+   * @param objects The objects, keys relative to the remote's prefix.
+   */
+  noteStored(id: string, objects: readonly ListedObject[]): void {
+    this.#patch(id, (list) => {
+      const keys = new Set(objects.map((o) => o.key));
+      return [...list.filter((o) => !keys.has(o.key)), ...objects];
+    });
+  }
+
+  /**
+   * Records objects deleted from the remote in its kept listing, if one was read.
+   *
+   * @param id The remote's id.
+   * @param keys The keys deleted.
+   */
+  noteDeleted(id: string, keys: readonly string[]): void {
+    const gone = new Set(keys);
+    this.#patch(id, (list) => list.filter((o) => !gone.has(o.key)));
   }
 
   /** Closes every opened remote. */
   close(): void {
     for (const r of this.#open.values()) r.close();
     this.#open.clear();
+  }
+
+  #objectsOf(id: string): Promise<ListedObject[]> {
+    let objects = this.#objects.get(id);
+    if (!objects) {
+      const remote = this.get(id);
+      this.#listCalls++;
+      objects = Array.fromAsync(remote.list());
+      // A failed listing is not kept: the next call tries again.
+      objects.catch(() => {
+        if (this.#objects.get(id) === objects) {
+          this.#objects.delete(id);
+          this.#groups.delete(id);
+        }
+      });
+      this.#objects.set(id, objects);
+    }
+    return objects;
+  }
+
+  #patch(id: string, change: (list: ListedObject[]) => ListedObject[]): void {
+    const objects = this.#objects.get(id);
+    if (!objects) return;
+    const patched = objects.then(change);
+    this.#objects.set(id, patched);
+    this.#groups.delete(id);
   }
 }

@@ -110,6 +110,7 @@ export function executorWorld(
         onProgress: (p) => out.progress(shown, p.bytes, p.elapsedMs),
       });
       out.endProgress();
+      remotes.noteStored(upload.remoteId, result.objects);
       const durationMs = Math.round(performance.now() - started);
       out.log(
         `uploaded ${label}: ${formatSize(result.size)} in ${
@@ -132,6 +133,7 @@ export function executorWorld(
     },
     async deleteBackup(remoteId, backup) {
       await deleteBackup(remotes.get(remoteId), backup.keys);
+      remotes.noteDeleted(remoteId, backup.keys);
     },
     snapshotPath(source, snapshot) {
       return join(

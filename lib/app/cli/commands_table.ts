@@ -409,6 +409,33 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: "daemon",
+    summary:
+      "run an update at each tick until stopped, keeping remote listings in memory; SIGHUP reloads the config, SIGTERM stops cleanly (exit 0)",
+    positionals: [_CONFIG],
+    flags: [
+      {
+        name: "every",
+        kind: "string",
+        value: "DURATION",
+        help:
+          "time between updates, e.g. 15m, 1h (default: the finest timeframe of the policies)",
+      },
+      {
+        name: "relist",
+        kind: "string",
+        value: "DURATION",
+        help:
+          "time between full listings of each remote (default 1h); between them the daemon keeps track of its own uploads and deletes",
+      },
+      _VERBOSE,
+    ],
+    examples: [
+      "daemon /etc/snap2s3/policy.ts",
+      "daemon /etc/snap2s3/policy.ts --every 15m --relist 6h",
+    ],
+  },
+  {
     name: "init",
     summary:
       "write a starter policy.ts and a deno.json beside it (its import map points snap2s3 at this installation), so the policy can live anywhere",

@@ -36,6 +36,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   "cat": _cat,
   "status": _status,
   "init": _init,
+  "daemon": _daemon,
   "simulate": _simulate,
 };
 
@@ -372,6 +373,26 @@ async function _status(args: ParsedArgs, base: Output): Promise<number> {
     }
   }
   return code;
+}
+
+async function _daemon(args: ParsedArgs, base: Output): Promise<number> {
+  const everyMs = await _duration(args, "every");
+  const relistMs = await _duration(args, "relist");
+  const configPath = args.required("config");
+  const { loadConfig } = await import("../config/load.ts");
+  // Log lines stamped in the config's zone, like update's.
+  const config = await loadConfig(configPath);
+  const out = modeOutput(base, { timeZone: config.timezone });
+  const { runDaemon } = await import("../commands/daemon.ts");
+  await runDaemon({
+    configPath,
+    config,
+    everyMs,
+    relistMs,
+    output: out,
+    verbose: args.boolean("verbose"),
+  });
+  return 0;
 }
 
 async function _init(args: ParsedArgs, out: Output): Promise<number> {

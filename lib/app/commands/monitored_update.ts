@@ -15,7 +15,12 @@ import { type MetricsRun, writeMetricsFile } from "../metrics.ts";
 import { notifyHook } from "../notify.ts";
 import { memoryOutput } from "../output.ts";
 import type { UploadRecord } from "../world.ts";
-import { update, type UpdateOptions, type UpdateResult } from "./update.ts";
+import {
+  type UpdateContext,
+  updateIn,
+  type UpdateOptions,
+  type UpdateResult,
+} from "./update.ts";
 
 /** The JSON a `success` or `failure` hook receives. */
 export interface RunSummary {
@@ -51,14 +56,16 @@ export interface RunSummary {
  *
  * @param config A validated config.
  * @param options As for {@linkcode update}.
+ * @param context What a long-running caller lends the update (its remotes).
  * @returns The update's result; an error it throws is rethrown after the failure hook and the metrics.
  */
 export async function monitoredUpdate(
   config: Config,
   options: UpdateOptions = {},
+  context: UpdateContext = {},
 ): Promise<UpdateResult> {
   if (options.pretend || (!config.notify && !config.metricsFile)) {
-    return await update(config, options);
+    return await updateIn(context, config, options);
   }
   const out = options.output ?? memoryOutput();
   const warn = (line: string) => out.error(`warning: ${line}`);
@@ -72,7 +79,7 @@ export async function monitoredUpdate(
   let result: UpdateResult | undefined;
   let thrown: unknown;
   try {
-    result = await update(config, { ...options, output: out });
+    result = await updateIn(context, config, { ...options, output: out });
   } catch (e) {
     thrown = e;
   }

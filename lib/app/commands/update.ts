@@ -57,6 +57,15 @@ export interface UpdateOptions {
   preflight?: boolean;
 }
 
+/** What a long-running caller (the daemon) lends an update; not public. */
+export interface UpdateContext {
+  /**
+   * The config's remotes with the listings they keep (listed once, reused
+   * and kept current by the run's uploads and deletes); left open.
+   */
+  remotes?: RemoteSet;
+}
+
 /** Outcome of {@linkcode update}. */
 export interface UpdateResult {
   /** True when the plan was carried out without error (or there was nothing to do, or it was only previewed). */
@@ -88,7 +97,23 @@ export interface UpdateResult {
  * 10 minutes earlier than the newest snapshot or backup, or when the plan would
  * remove more than half of what a source has and `allowMassDelete` is not set.
  */
-export async function update(
+export function update(
+  configInput: Config | ConfigInput,
+  options: UpdateOptions = {},
+): Promise<UpdateResult> {
+  return updateIn({}, configInput, options);
+}
+
+/**
+ * {@linkcode update} with what a long-running caller lends it.
+ *
+ * @param context The caller's remotes.
+ * @param configInput A config (validated here).
+ * @param options See {@linkcode UpdateOptions}.
+ * @returns As {@linkcode update}.
+ */
+export async function updateIn(
+  context: UpdateContext,
   configInput: Config | ConfigInput,
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
@@ -116,7 +141,7 @@ export async function update(
     warnings,
     durationMs: Math.round(performance.now() - started),
   });
-  const remotes = new RemoteSet(config.remotes, {
+  const remotes = context.remotes ?? new RemoteSet(config.remotes, {
     onRetry: options.verbose
       ? (id, info) => out.error(describeRetry(id, info))
       : undefined,
@@ -189,7 +214,7 @@ export async function update(
       report,
     });
   } finally {
-    remotes.close();
+    if (!context.remotes) remotes.close();
   }
 }
 
