@@ -127,6 +127,9 @@ export function executorWorld(
         durationMs,
       });
     },
+    extendRetention() {
+      return Promise.reject(new Error("object lock: not implemented yet"));
+    },
     async destroy(snapshot) {
       await destroySnapshot(snapshot.path, { uuid: snapshot.uuid });
     },
