@@ -23,6 +23,7 @@ import {
 import { inventory } from "../inventory.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
+import { checkObjectLock } from "../object_lock.ts";
 import { executorWorld, type UploadRecord } from "../world.ts";
 
 /** Options of {@linkcode update}. */
@@ -118,6 +119,7 @@ export async function update(
       allowMassDelete: options.allowMassDelete,
     });
   try {
+    await checkObjectLock(config, remotes);
     await _warnAboutListings(config, remotes, warn);
     let plan = await _plan(config, remotes, options.now, warn);
     if (isEmptyPlan(plan)) {
