@@ -118,6 +118,7 @@ export function updateJson(r: UpdateResult, exitCode: number): object {
     bytesUploaded: r.uploads.reduce((n, u) => n + u.bytes, 0),
     destroyed: report?.destroyed ?? 0,
     deleted: report?.deleted ?? 0,
+    retained: report?.retained ?? 0,
     warnings: r.warnings,
     error: report?.error?.message ?? null,
   };

@@ -241,6 +241,7 @@ function _summary(r: ExecuteReport): string {
     `${r.uploaded.length} backup(s) uploaded`,
     `${r.destroyed} snapshot(s) destroyed`,
     `${r.deleted} backup(s) deleted`,
+    ...(r.retained ? [`${r.retained} retention(s) extended`] : []),
   ];
   return r.error
     ? `failed: ${r.error.message} (${parts.join(", ")})`
