@@ -8,6 +8,7 @@
 
 import type { StorageClasses } from "../config_types.ts";
 import { UNITS } from "../policy/grammar.ts";
+import { PRICE_TABLES } from "../prices/prices.ts";
 import type { KeepReason, Unit } from "../policy/vocabulary.ts";
 import { type BackupVerdict, verdictFacts } from "./plan.ts";
 
@@ -15,16 +16,19 @@ import { type BackupVerdict, verdictFacts } from "./plan.ts";
 export const ARCHIVE_CLASSES: readonly string[] = ["GLACIER", "DEEP_ARCHIVE"];
 
 /**
- * Days each class bills at least (AWS S3; Cloudflare R2's Infrequent
- * Access, STANDARD_IA, also 30): an object deleted sooner costs the rest anyway.
+ * Days each class bills at least, from the price tables (AWS S3: STANDARD_IA
+ * 30, GLACIER_IR and GLACIER 90, DEEP_ARCHIVE 180; Cloudflare R2's
+ * STANDARD_IA 30): an object deleted sooner costs the rest anyway.
  */
-export const MIN_STORAGE_DAYS: Readonly<Record<string, number>> = {
-  STANDARD_IA: 30,
-  ONEZONE_IA: 30,
-  GLACIER_IR: 90,
-  GLACIER: 90,
-  DEEP_ARCHIVE: 180,
-};
+export const MIN_STORAGE_DAYS: Readonly<Record<string, number>> = (() => {
+  const out: Record<string, number> = {};
+  for (const table of Object.values(PRICE_TABLES)) {
+    for (const [name, c] of Object.entries(table.storageClasses)) {
+      if (c.minimumDays) out[name] = Math.max(out[name] ?? 0, c.minimumDays);
+    }
+  }
+  return out;
+})();
 
 /** The usual wait of a retrieval, by class and tier (AWS's documented times). */
 export const RETRIEVAL_TIMES: Readonly<Record<string, Record<string, string>>> =
