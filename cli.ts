@@ -13,6 +13,7 @@ import { VERSION } from "./lib/app/cli/version.ts";
 import { ConfigError } from "./lib/app/config/error.ts";
 import { GuardError } from "./lib/core/plan/guards.ts";
 import { consoleOutput, type Output } from "./lib/app/output.ts";
+import { RetrievalPendingError } from "./lib/app/retrieval.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
 import { PreflightError } from "./lib/app/preflight_error.ts";
 
@@ -96,6 +97,10 @@ function _exitCode(e: unknown, out: Output): number {
   ) {
     out.error(`snap2s3: ${e.message}`);
     return 2;
+  }
+  if (e instanceof RetrievalPendingError) {
+    out.error(`snap2s3: ${e.message}`);
+    return 75;
   }
   out.error(`snap2s3: ${e instanceof Error ? e.message : String(e)}`);
   return 1;

@@ -88,6 +88,8 @@ export type {
   Plan,
   PlanInput,
   RemoteInventory,
+  Retention,
+  RetentionExtension,
   SnapshotVerdict,
   SourceInventory,
   SourcePlan,
@@ -147,6 +149,10 @@ export type { StageFailure } from "./lib/drivers/pipe/pipeline.ts";
 export { ProducerError } from "./lib/drivers/transfer/upload.ts";
 /** A restore in which backups failed to receive (the others were restored); `result` says what was. */
 export { RestoreError } from "./lib/app/commands/restore.ts";
+/** Archived backups (GLACIER, DEEP_ARCHIVE) whose retrieval was asked for are not readable yet: try again later (exit 75), or restore with `retrieval.wait`. */
+export { RetrievalPendingError } from "./lib/app/retrieval.ts";
+export type { RetrievalOptions, RetrievalReport } from "./lib/app/retrieval.ts";
+export type { RestoreTier } from "./lib/drivers/remote/cold_storage.ts";
 /** A restore selection that cannot be made; `kind` is `bad-input`, `ambiguous` (same-named sources) or `not-found`. */
 export { SelectionError } from "./lib/core/restore_selection.ts";
 export type { SelectionErrorKind } from "./lib/core/restore_selection.ts";

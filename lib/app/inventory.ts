@@ -16,6 +16,17 @@ import { keySuffixes } from "../drivers/pipe/stages.ts";
 import type { SourceInventory } from "../core/plan/plan.ts";
 import type { SnapshotRef } from "../core/types.ts";
 import type { RemoteSet } from "./remotes.ts";
+import { readRetentions } from "./object_lock.ts";
+import type { RemoteInventory } from "../core/plan/plan.ts";
+
+/** Leaves out the optional fields that are not set (so plans compare equal without them). */
+function compactRemote(r: RemoteInventory): RemoteInventory {
+  const out = { ...r };
+  for (const k of ["objectLock", "storageClasses", "storageClass"] as const) {
+    if (out[k] === undefined) delete out[k];
+  }
+  return out;
+}
 
 /**
  * Reads every source and the remotes it uploads to into the planner's input.
@@ -54,12 +65,22 @@ export async function inventory(
     };
     for (const up of src.upload) {
       const listing = await remotes.listing(up.remote);
-      inv.remotes.push({
+      const remote = config.remotes.find((r) => r.id === up.remote);
+      const lock = remote?.kind === "local" ? undefined : remote?.objectLock;
+      let backups = listing.backups.filter((b) => b.sourceUuid === info.uuid);
+      // The planner defers deletes and extends retentions from what the objects hold.
+      if (lock) backups = await readRetentions(remotes.get(up.remote), backups);
+      const storageClass = up.storageClass ??
+        (remote?.kind === "local" ? undefined : remote?.storageClass);
+      inv.remotes.push(compactRemote({
         id: up.remote,
         preserve: up.preserve,
         keySuffixes: keySuffixes(up.pipe),
-        backups: listing.backups.filter((b) => b.sourceUuid === info.uuid),
-      });
+        backups,
+        objectLock: lock,
+        storageClasses: up.storageClasses,
+        storageClass,
+      }));
     }
     sources.push(inv);
   }

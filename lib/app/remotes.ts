@@ -72,6 +72,10 @@ export function openRemote(
     pacers: rate === undefined
       ? undefined
       : { upload: new TokenBucket(rate), download: new TokenBucket(rate) },
+    // A lock-enabled bucket keeps versions: deletes must remove them. AWS
+    // wants Content-MD5 on every upload to a bucket with lock retention.
+    versioned: config.objectLock !== undefined,
+    checksum: config.objectLock ? "md5" : undefined,
     retry: onRetry
       ? { onRetry: (info) => onRetry(config.id, info) }
       : undefined,

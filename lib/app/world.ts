@@ -25,6 +25,7 @@ import { formatSize } from "../core/format.ts";
 import { formatRate } from "../core/rate.ts";
 import type { Output } from "./output.ts";
 import type { RemoteSet } from "./remotes.ts";
+import { retainBackup } from "./object_lock.ts";
 
 /** One backup uploaded, as {@linkcode WorldOptions.onUploaded} reports it. */
 export interface UploadRecord {
@@ -106,10 +107,18 @@ export function executorWorld(
         ? label
         : `${label} (limit ${formatRate(limit)})`;
       const result = await uploadStream(remote, key, stream, {
-        storageClass: up.storageClass,
+        storageClass: upload.storageClass ?? up.storageClass,
         onProgress: (p) => out.progress(shown, p.bytes, p.elapsedMs),
       });
       out.endProgress();
+      // Only a complete backup is locked: a failed one was deleted above.
+      if (upload.lock) {
+        await retainBackup(
+          remote,
+          result.objects.map((o) => o.key),
+          upload.lock,
+        );
+      }
       remotes.noteStored(upload.remoteId, result.objects);
       const durationMs = Math.round(performance.now() - started);
       out.log(
@@ -127,6 +136,9 @@ export function executorWorld(
         sha256: result.sha256,
         durationMs,
       });
+    },
+    async extendRetention(r) {
+      await retainBackup(remotes.get(r.remoteId), r.backup.keys, r.to);
     },
     async destroy(snapshot) {
       await destroySnapshot(snapshot.path, { uuid: snapshot.uuid });

@@ -67,6 +67,43 @@ export type PipeStage =
 /** A pipe stage as users write it (the same as {@linkcode PipeStage}). */
 export type PipeStageInput = PipeStage;
 
+/**
+ * S3 Object Lock on a remote: every object of a backup, and its manifest, is
+ * retained until the backup's planned expiry (the end of the last interval
+ * that keeps it, or of the last backup that needs it), plus `extraDays`.
+ * The bucket must have object lock enabled.
+ */
+export interface ObjectLock {
+  /** `GOVERNANCE`: users with s3:BypassGovernanceRetention may still delete; `COMPLIANCE`: nobody can. */
+  mode: "GOVERNANCE" | "COMPLIANCE";
+  /** Days added to each backup's planned expiry, 0-36500; default 0. */
+  extraDays?: number;
+}
+
+/**
+ * A storage class per policy unit: each new backup is stored in the class of
+ * the longest timeframe it is kept for when uploaded (`{ y: "GLACIER" }`
+ * stores the yearly backups as GLACIER, the rest in the default class).
+ */
+export interface StorageClasses {
+  /** Class of backups kept for a year. */
+  y?: string;
+  /** Class of backups kept for a quarter. */
+  q?: string;
+  /** Class of backups kept for a month. */
+  m?: string;
+  /** Class of backups kept for a week. */
+  w?: string;
+  /** Class of backups kept for a day. */
+  d?: string;
+  /** Class of backups kept for an hour. */
+  h?: string;
+  /** Class of backups kept for a minute. */
+  M?: string;
+  /** Class of backups kept for a second. */
+  s?: string;
+}
+
 /** Fields every S3-compatible remote (s3, r2, b2) accepts. */
 export interface S3CommonInput {
   /** The id uploads refer to. */
@@ -95,6 +132,8 @@ export interface S3CommonInput {
   concurrency?: number;
   /** Bandwidth limit of uploads and of downloads, each, e.g. `"20MiB/s"` or `"100Mbit/s"`; `--bwlimit` overrides it. */
   bandwidth?: string;
+  /** Retain every object until its backup's planned expiry (S3 Object Lock). */
+  objectLock?: ObjectLock;
 }
 
 /** AWS S3, or any S3-compatible server given its `endpoint`, as users write it. */
@@ -188,6 +227,8 @@ export interface SourceUploadInput {
   pipe?: PipeStage[];
   /** Storage class for this source's backups in this remote. */
   storageClass?: string;
+  /** Storage class by the longest timeframe a new backup is kept for; before `storageClass`. */
+  storageClasses?: StorageClasses;
 }
 
 /** A validated upload. */

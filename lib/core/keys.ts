@@ -335,6 +335,8 @@ export interface ListedObject {
   size?: number;
   /** Storage class, when the listing told. */
   storageClass?: string;
+  /** Last modification time, when the listing told. */
+  lastModified?: Date;
 }
 
 /** A listing sorted into backups and the rest. */
@@ -406,6 +408,12 @@ export function groupListing(objects: readonly ListedObject[]): ListingGroups {
     }
     const storageClass = members[0].object.storageClass;
     if (storageClass !== undefined) info.storageClass = storageClass;
+    const modified = members[0].object.lastModified;
+    if (modified !== undefined) {
+      info.uploaded = Temporal.Instant.fromEpochMilliseconds(
+        modified.getTime(),
+      );
+    }
     backups.push(info);
   }
   backups.sort((a, b) =>

@@ -71,4 +71,8 @@ export interface BackupInfo extends BackupKeyFields {
   size?: number;
   /** Storage class of the first object, when the listing told. */
   storageClass?: string;
+  /** When the first object was stored, when the listing told. */
+  uploaded?: Temporal.Instant;
+  /** Object lock retention of the first object, when it was read (remotes with object lock). */
+  retainUntil?: Temporal.Instant;
 }

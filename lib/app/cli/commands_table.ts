@@ -113,6 +113,29 @@ const _PIPE_THROUGH: FlagSpec = {
     'a command that undoes a btrfs2s3 pipe_through, quoted as in a shell, e.g. "zstd -d" (one command per flag, in the order to run them); used instead of the key suffixes',
 };
 
+/** Archived (GLACIER, DEEP_ARCHIVE) backups: how to retrieve them. */
+const _RETRIEVAL: readonly FlagSpec[] = [
+  {
+    name: "tier",
+    kind: "string",
+    value: "TIER",
+    help:
+      "retrieval tier of archived backups: Standard (default; GLACIER 3-5 h), Bulk (cheaper, slower) or Expedited (GLACIER only, minutes)",
+  },
+  {
+    name: "days",
+    kind: "string",
+    value: "N",
+    help: "days retrieved copies of archived backups stay readable (default 7)",
+  },
+  {
+    name: "wait",
+    kind: "boolean",
+    help:
+      "wait for archived backups to be retrieved (polling at growing intervals) instead of exiting 75 after asking for them",
+  },
+];
+
 /** Without a config: where the remote is, and how to show times. */
 const _REMOTE_FLAGS: readonly FlagSpec[] = [
   {
@@ -266,6 +289,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       _NO_VERIFY,
       _PIPE_THROUGH,
       _BWLIMIT,
+      ..._RETRIEVAL,
       _JSON,
       _QUIET,
       _VERBOSE,
@@ -273,6 +297,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     examples: [
       "restore /etc/snap2s3/policy.ts /mnt/restore usb",
+      "restore /etc/snap2s3/policy.ts /mnt/restore aws latest --tier Bulk --wait",
       "restore /etc/snap2s3/policy.ts /mnt/restore usb latest --source home",
       'restore config.yaml /mnt/restore aws --pipe-through "zstd -d"',
       "restore --s3 my-bucket/laptop --region eu-west-1 /mnt/restore latest --identity /root/age.key",
@@ -354,6 +379,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
       _IDENTITY,
       _PIPE_THROUGH,
+      ..._RETRIEVAL,
       ..._REMOTE_FLAGS,
     ],
     examples: [
@@ -380,6 +406,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       _IDENTITY,
       _NO_VERIFY,
       _PIPE_THROUGH,
+      ..._RETRIEVAL,
       ..._REMOTE_FLAGS,
     ],
     examples: [
@@ -588,6 +615,9 @@ export const EXIT_CODES: readonly [code: string, meaning: string][] = [
     "2",
     "bad input: arguments, config, unknown remote, missing permission; or stopped by a guard (clock behind the newest snapshot, mass deletion without --allow-mass-delete)",
   ],
-  ["75", "try again later: another run holds the lock"],
+  [
+    "75",
+    "try again later: another run holds the lock, or archived backups are being retrieved (see --wait)",
+  ],
   ["130/143", "interrupted by SIGINT/SIGTERM"],
 ];

@@ -14,6 +14,7 @@ import { describeRetry } from "../remotes.ts";
 import type { RestoreResult } from "../commands/restore.ts";
 import type { SimulateCostOptions } from "../commands/simulate.ts";
 import type { Unit } from "../../core/policy/vocabulary.ts";
+import { retrievalArgs } from "./_retrieval_args.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
 import { closestSpelling as closest } from "../config/suggest.ts";
 import {
@@ -120,6 +121,7 @@ export function updateJson(r: UpdateResult, exitCode: number): object {
     bytesUploaded: r.uploads.reduce((n, u) => n + u.bytes, 0),
     destroyed: report?.destroyed ?? 0,
     deleted: report?.deleted ?? 0,
+    retained: report?.retained ?? 0,
     warnings: r.warnings,
     error: report?.error?.message ?? null,
   };
@@ -195,6 +197,7 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
         output: out,
         verbose: args.boolean("verbose"),
         bandwidth,
+        retrieval: retrievalArgs(args, "restore"),
       }));
   } catch (e) {
     if (!(e instanceof RestoreError)) throw e;
@@ -307,6 +310,7 @@ async function _verify(args: ParsedArgs, out: Output): Promise<number> {
     since: sinceInstant,
     ...undo,
     output: json ? memoryOutput() : out,
+    retrieval: retrievalArgs(args, "verify"),
   });
   if (json) out.print(JSON.stringify(result, null, 2));
   else out.log(summarizeVerify(result));
@@ -324,6 +328,7 @@ async function _cat(args: ParsedArgs, out: Output): Promise<number> {
     identities: args.strings("identity"),
     // stdout carries the stream: every message goes to stderr.
     output: { ...out, print: out.error, log: out.error },
+    retrieval: retrievalArgs(args, "cat"),
   };
   const file = args.string("output");
   await selectionUsage(

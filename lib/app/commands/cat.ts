@@ -21,6 +21,7 @@ import { readSendStreamHead } from "../../drivers/btrfs/send_stream.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
 import { validateConfig } from "../config/validate.ts";
+import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { RemoteSet } from "../remotes.ts";
 import {
@@ -39,6 +40,8 @@ export interface CatOptions extends UndoOptions {
   output?: Output;
   /** Check the SHA-256 against the manifest (default true). */
   verify?: boolean;
+  /** An archived backup: tier, days, and whether to wait for it (default: ask, then exit 75). */
+  retrieval?: RetrievalOptions;
 }
 
 /** Outcome of {@linkcode cat}. */
@@ -79,6 +82,7 @@ export async function cat(
       configuredStages(config, options.remote, b.name),
       options,
     );
+    await ensureRetrievable(remote, [b], options.retrieval ?? {}, out);
     let verified = true;
     const dl = await downloadStream(remote, b.keys, {
       verify: options.verify ?? true,

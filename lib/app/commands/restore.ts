@@ -34,6 +34,7 @@ import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import type { Remote } from "../../drivers/remote/remote.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
 import { validateConfig } from "../config/validate.ts";
+import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
 import { formatRate } from "../../core/rate.ts";
@@ -67,6 +68,8 @@ export interface RestoreOptions {
   verbose?: boolean;
   /** Bandwidth limit of the remote's downloads, bytes per second, over its `bandwidth` (`--bwlimit`). */
   bandwidth?: number;
+  /** Archived backups: tier, days, and whether to wait for them (default: ask, then exit 75). */
+  retrieval?: RetrievalOptions;
 }
 
 /** One backup received, as {@linkcode RestoreResult.backups} lists it. */
@@ -204,6 +207,14 @@ export async function restore(
       options.verbose ? ` (key ${options.remote}:${b.keys[0]})` : "";
     const inverses = _inverses(config, selection.sources, options);
     const present = await _receivedUuids(dest);
+    // Archived objects: every retrieval asked for at once, or try later (exit 75).
+    await ensureRetrievable(
+      remote,
+      selection.sources.flatMap((s) => s.backups)
+        .filter((b) => !present.has(b.uuid)),
+      options.retrieval ?? {},
+      out,
+    );
     let firstError: unknown;
     for (const source of selection.sources) {
       out.log(

@@ -24,6 +24,7 @@ import { inventory } from "../inventory.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { preflight } from "../preflight.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
+import { checkObjectLock } from "../object_lock.ts";
 import { executorWorld, type UploadRecord } from "../world.ts";
 
 /** Options of {@linkcode update}. */
@@ -153,6 +154,7 @@ export async function updateIn(
       allowMassDelete: options.allowMassDelete,
     });
   try {
+    await checkObjectLock(config, remotes);
     await _warnAboutListings(config, remotes, warn);
     let plan = await _plan(config, remotes, options.now, warn);
     if (isEmptyPlan(plan)) {
@@ -274,6 +276,7 @@ function _summary(r: ExecuteReport): string {
     `${r.uploaded.length} backup(s) uploaded`,
     `${r.destroyed} snapshot(s) destroyed`,
     `${r.deleted} backup(s) deleted`,
+    ...(r.retained ? [`${r.retained} retention(s) extended`] : []),
   ];
   return r.error
     ? `failed: ${r.error.message} (${parts.join(", ")})`

@@ -22,6 +22,7 @@ import {
   IntegrityError,
 } from "../../drivers/transfer/download.ts";
 import { validateConfig } from "../config/validate.ts";
+import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
 import { memoryOutput, type Output } from "../output.ts";
 import { RemoteSet } from "../remotes.ts";
 import {
@@ -42,6 +43,8 @@ export interface VerifyOptions extends UndoOptions {
   output?: Output;
   /** Random numbers in [0, 1) for `sample` (default Math.random). */
   random?: () => number;
+  /** Archived backups: tier, days, and whether to wait for them (default: ask, then exit 75). */
+  retrieval?: RetrievalOptions;
 }
 
 /** The check of one backup. */
@@ -94,7 +97,9 @@ export async function verify(
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
     const checks: BackupCheck[] = [];
-    for (const b of _choose(listing.backups, options)) {
+    const chosen = _choose(listing.backups, options);
+    await ensureRetrievable(remote, chosen, options.retrieval ?? {}, out);
+    for (const b of chosen) {
       const check = await _checkOne(remote, b, config, options);
       checks.push(check);
       out.log(_line(check));

@@ -157,6 +157,27 @@ const _endpoint = z.string().refine((u) => {
     }; write the full URL, e.g. "https://s3.example.com"`,
 });
 
+const _objectLock = strictConfigObject({
+  /** GOVERNANCE (deletable with s3:BypassGovernanceRetention) or COMPLIANCE (by nobody). */
+  mode: z.enum(["GOVERNANCE", "COMPLIANCE"]),
+  /** Days added to each backup's planned expiry. */
+  extraDays: _int(0, 36500, "days added to each planned expiry").optional(),
+});
+
+const _storageClass = _nonEmpty("an S3 storage class such as GLACIER");
+
+/** A storage class per policy unit. */
+const _storageClasses = strictConfigObject({
+  y: _storageClass.optional(),
+  q: _storageClass.optional(),
+  m: _storageClass.optional(),
+  w: _storageClass.optional(),
+  d: _storageClass.optional(),
+  h: _storageClass.optional(),
+  M: _storageClass.optional(),
+  s: _storageClass.optional(),
+});
+
 /** Fields every S3-compatible remote shares. */
 const _s3Common = {
   id: _nonEmpty("the id uploads refer to"),
@@ -187,6 +208,8 @@ const _s3Common = {
     error: (iss) =>
       `not a bandwidth: ${JSON.stringify(iss.input)}; expected ${RATE_FORM}`,
   }).optional(),
+  /** Retain every object until its backup's planned expiry (S3 Object Lock). */
+  objectLock: _objectLock.optional(),
 };
 
 const _s3Remote = strictConfigObject({
@@ -270,6 +293,8 @@ export const uploadSchema = strictConfigObject({
   /** Storage class for this source's backups in this remote. */
   storageClass: _nonEmpty("an S3 storage class such as STANDARD_IA")
     .optional(),
+  /** Storage class by the longest timeframe a new backup is kept for. */
+  storageClasses: _storageClasses.optional(),
 });
 
 const _btrfsSource = strictConfigObject({

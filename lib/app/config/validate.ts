@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../../core/config_types.ts";
+import { coldStorageProblems } from "./cold_checks.ts";
 import { crossFieldProblems, remotePlaceProblems } from "./cross_checks.ts";
 import { ConfigError } from "./error.ts";
 import { issuesToProblems } from "./issues.ts";
@@ -44,7 +45,11 @@ export function validateConfig(data: unknown): Config {
   problems.push(...crossFieldProblems(data));
   if (result.success) {
     const config = result.data as Config;
-    problems.push(...remotePlaceProblems(config), ...nameProblems(config));
+    problems.push(
+      ...remotePlaceProblems(config),
+      ...nameProblems(config),
+      ...coldStorageProblems(config),
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data as Config;

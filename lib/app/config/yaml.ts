@@ -73,6 +73,12 @@ const _endpointYaml = strictConfigObject({
   api_version: z.unknown().optional(),
 });
 
+// snap2s3's own additions: S3 Object Lock on a remote.
+const _objectLockYaml = strictConfigObject({
+  mode: z.unknown().optional(),
+  extra_days: z.unknown().optional(),
+});
+
 const _remoteYaml = strictConfigObject({
   id: z.unknown().optional(),
   // snap2s3's own: btrfs2s3 has no bandwidth limit.
@@ -80,6 +86,7 @@ const _remoteYaml = strictConfigObject({
   s3: strictConfigObject({
     bucket: z.unknown().optional(),
     endpoint: _endpointYaml.optional(),
+    object_lock: _objectLockYaml.optional(),
   }),
 });
 
@@ -87,6 +94,8 @@ const _uploadYaml = strictConfigObject({
   id: z.unknown().optional(),
   preserve: z.unknown().optional(),
   pipe_through: z.array(z.array(z.string())).optional(),
+  // snap2s3's own addition: a storage class per policy unit.
+  storage_classes: z.unknown().optional(),
 });
 
 const _sourceYaml = strictConfigObject({
@@ -128,6 +137,7 @@ function _toInput(y: _ConfigYaml): unknown {
           preserve: u.preserve,
           // btrfs2s3 adds no key suffix for pipe_through; plain cmd stages keep that.
           pipe: u.pipe_through?.map((argv) => ({ kind: "cmd" as const, argv })),
+          storageClasses: u.storage_classes,
         })
       ),
     })),
@@ -148,6 +158,11 @@ function _toInput(y: _ConfigYaml): unknown {
           ? resolve(ep.verify)
           : undefined,
         bandwidth: r.bandwidth,
+        objectLock: r.s3.object_lock &&
+          compact({
+            mode: r.s3.object_lock.mode,
+            extraDays: r.s3.object_lock.extra_days,
+          }),
       });
     }),
   });
@@ -162,12 +177,24 @@ const _REMOTE_FIELD: Record<string, (string | number)[]> = {
   secretAccessKey: ["s3", "endpoint", "aws_secret_access_key"],
   verifyTls: ["s3", "endpoint", "verify"],
   caBundle: ["s3", "endpoint", "verify"],
+  objectLock: ["s3", "object_lock"],
+};
+
+const _OBJECT_LOCK_FIELD: Record<string, string> = {
+  extraDays: "extra_days",
 };
 
 /** Maps a path in the snap2s3 config back to the YAML field it came from. */
 function _yamlPath(path: (string | number)[]): (string | number)[] {
   const [top, i, field, j, sub, k, ...rest] = path;
   if (top === "metricsFile") return ["metrics_file", ...path.slice(1)];
+  if (top === "remotes" && field === "objectLock") {
+    const rest = path.slice(3);
+    if (typeof rest[0] === "string") {
+      rest[0] = _OBJECT_LOCK_FIELD[rest[0]] ?? rest[0];
+    }
+    return ["remotes", i, "s3", "object_lock", ...rest];
+  }
   if (top === "remotes" && typeof field === "string") {
     return [
       "remotes",
@@ -180,6 +207,9 @@ function _yamlPath(path: (string | number)[]): (string | number)[] {
     const upload: (string | number)[] = ["sources", i, "upload_to_remotes"];
     if (j === undefined) return upload;
     if (sub === "remote") return [...upload, j, "id"];
+    if (sub === "storageClasses") {
+      return [...upload, j, "storage_classes", ...path.slice(5)];
+    }
     if (sub === "pipe") {
       // A cmd stage is the argv list itself in YAML.
       const stage = [...upload, j, "pipe_through"];

@@ -1,6 +1,6 @@
 /**
  * Carries out a Plan in the safe order: snapshot → renames → uploads →
- * destroys → deletes. A failed upload stops the run before anything is
+ * retention extensions → destroys → deletes. A failed upload stops the run before anything is
  * destroyed or deleted, across every source, so a failure never costs a
  * backup or a snapshot.
  *
@@ -9,9 +9,11 @@
 
 import { newSnapshotName, snapshotName } from "../snapshot_names.ts";
 import type { BackupInfo, SnapshotRef } from "../types.ts";
+import { Zone } from "../zone.ts";
 import {
   PENDING_UUID,
   type Plan,
+  type RetentionExtension,
   type SourcePlan,
   type Upload,
 } from "./plan.ts";
@@ -26,6 +28,8 @@ export interface ExecutorWorld {
   rename(from: string, to: string): Promise<void>;
   /** Sends `upload.snapshot` (against `upload.parent`) through the remote's pipe into `key`. */
   upload(source: SourcePlan, upload: Upload, key: string): Promise<void>;
+  /** Sets (or extends) the object lock retention of every object of a backup and of its manifest. */
+  extendRetention(extension: RetentionExtension): Promise<void>;
   /** Destroys a snapshot. */
   destroy(snapshot: SnapshotRef): Promise<void>;
   /** Deletes every object of a backup (and its manifest). */
@@ -49,6 +53,8 @@ export interface ExecuteReport {
   renamed: number;
   /** `<remote>:<key>` of every backup uploaded. */
   uploaded: string[];
+  /** Backups whose retention was set or extended. */
+  retained: number;
   /** Snapshots destroyed. */
   destroyed: number;
   /** Backups deleted. */
@@ -72,6 +78,7 @@ export async function executePlan(
     created: [],
     renamed: 0,
     uploaded: [],
+    retained: 0,
     destroyed: 0,
     deleted: 0,
   };
@@ -112,6 +119,19 @@ export async function executePlan(
         );
         await world.upload(source, upload, key);
         report.uploaded.push(`${upload.remoteId}:${key}`);
+      }
+      for (const r of source.retentions ?? []) {
+        await world.extendRetention(r);
+        report.retained++;
+        const b = r.backup;
+        world.log(
+          `retained ${
+            snapshotName(b.name, b.ctime, b.ctransid, plan.timeZone)
+          } in ${r.remoteId} until ${
+            Zone.get(plan.timeZone).formatIso(r.to.until.epochMilliseconds)
+          } (${r.to.mode})`,
+          `key ${b.keys[0]}`,
+        );
       }
     }
   } catch (e) {

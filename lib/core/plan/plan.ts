@@ -6,6 +6,7 @@
  */
 
 import type { BackupInfo, SnapshotRef } from "../types.ts";
+import type { ObjectLock, StorageClasses } from "../config_types.ts";
 import type { BackupFlag, KeepReason, Unit } from "../policy/vocabulary.ts";
 
 export type { BackupFlag, KeepReason, Unit };
@@ -23,6 +24,12 @@ export interface RemoteInventory {
   keySuffixes: string[];
   /** Backups in this remote whose `.prnt` is the source's uuid. */
   backups: BackupInfo[];
+  /** Retain objects until their backup's planned expiry; their `retainUntil` is then read. */
+  objectLock?: ObjectLock;
+  /** Storage class by the longest timeframe a new backup is kept for. */
+  storageClasses?: StorageClasses;
+  /** Storage class of new backups no `storageClasses` entry applies to (default: the store's). */
+  storageClass?: string;
 }
 
 /** One source, as the planner sees it. */
@@ -79,6 +86,14 @@ export interface BackupVerdictCommon {
   reasons: KeepReason[];
   /** Facts about the backup (new, replacing newer, ...). */
   flags: BackupFlag[];
+  /**
+   * When a kept backup is planned to expire: the end of the last interval
+   * that keeps it, or of the last backup that needs it, plus the lock's
+   * extra days (computed for remotes with object lock or storage classes).
+   */
+  expiry?: Temporal.Instant;
+  /** A backup the policy drops whose object lock has not ended: not deleted before this. */
+  lockedUntil?: Temporal.Instant;
 }
 
 /** Planner's verdict on a backup already in the remote. */
@@ -154,6 +169,30 @@ export interface Upload {
   replacingNewer: boolean;
   /** True when this uploads again what a broken chain or a missing ancestor lost (a repair). */
   repair: boolean;
+  /** Storage class to store it in (absent: the remote's or the store's default). */
+  storageClass?: string;
+  /** Object lock retention to set on its objects and manifest once they are stored. */
+  lock?: Retention;
+}
+
+/** An object lock retention: a mode and the instant it ends. */
+export interface Retention {
+  /** GOVERNANCE or COMPLIANCE. */
+  mode: ObjectLock["mode"];
+  /** Objects may not be deleted before this instant. */
+  until: Temporal.Instant;
+}
+
+/** A kept backup whose retention must be extended (or set) to its planned expiry. */
+export interface RetentionExtension {
+  /** Remote id. */
+  remoteId: string;
+  /** The backup (all its objects and its manifest get the retention). */
+  backup: BackupInfo;
+  /** The retention read from its first object, when it has one. */
+  from?: Temporal.Instant;
+  /** The new retention. */
+  to: Retention;
 }
 
 /** What to do for one source. */
@@ -176,6 +215,8 @@ export interface SourcePlan {
   uploads: Upload[];
   /** Snapshots to destroy. */
   destroys: SnapshotRef[];
+  /** Kept backups whose object lock retention is extended (or set), after the uploads. */
+  retentions: RetentionExtension[];
   /** Backups to delete (all their objects). */
   deletes: { remoteId: string; backup: BackupInfo }[];
   /** Verdict for every snapshot (including the pending one), sorted by ctransid. */
@@ -223,6 +264,7 @@ export interface Plan {
 export function isEmptyPlan(p: Plan): boolean {
   return p.sources.every((s) =>
     s.createSnapshot === null && s.renames.length === 0 &&
-    s.uploads.length === 0 && s.destroys.length === 0 && s.deletes.length === 0
+    s.uploads.length === 0 && s.destroys.length === 0 &&
+    s.deletes.length === 0 && s.retentions.length === 0
   );
 }

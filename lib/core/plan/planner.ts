@@ -15,6 +15,7 @@ import {
   resolve,
   type ResolveResult,
 } from "../policy/resolve.ts";
+import { planColdStorage } from "./cold_storage.ts";
 import {
   type BackupVerdict,
   type ExistingBackupVerdict,
@@ -87,6 +88,7 @@ interface _RemotePlan {
   /** Verdicts, existing and planned, sorted. */
   verdicts: BackupVerdict[];
   uploads: Upload[];
+  retentions: SourcePlan["retentions"];
   deletes: SourcePlan["deletes"];
 }
 
@@ -117,6 +119,7 @@ function _planSource(
   _pointAtRenamed(uploads, renames);
   const removals = {
     destroys: src.existing.filter((s) => !kept.has(s.uuid)),
+    retentions: remotes.flatMap((r) => r.retentions),
     deletes: remotes.flatMap((r) => r.deletes),
     snapshots: all.map((s) => ({
       snapshot: s,
@@ -166,8 +169,9 @@ function _planRemote(
   all: readonly SnapshotRef[],
 ): _RemotePlan {
   const backups = _backupsOfSource(src, remote);
+  const policy = _policyOf(src, remote);
   const r = resolve({
-    policy: _policyOf(src, remote),
+    policy,
     calendar: src.calendar,
     now: src.now,
     remoteId: remote.id,
@@ -179,11 +183,26 @@ function _planRemote(
   const planned = [...r.uploads.values()].map((nb) =>
     _newVerdict(src, remote, nb)
   );
+  const verdicts = _mergeSorted(existing, planned.sort(_byVerdict), _byVerdict);
+  // Storage classes and object lock: classes of uploads, retentions, deletes a lock defers.
+  const cold = planColdStorage({
+    remote,
+    policy,
+    calendar: src.calendar,
+    now: src.now,
+    timeZone: src.timeZone,
+    sourceName: src.inv.name,
+    verdicts,
+  });
+  src.warnings.push(...cold.warnings);
   return {
     keptSnaps: r.snapshots,
-    verdicts: _mergeSorted(existing, planned.sort(_byVerdict), _byVerdict),
+    verdicts,
     uploads: planned.map((v) => v.upload),
-    deletes: existing.filter((v) => !v.keep).map((v) => ({
+    retentions: cold.retentions,
+    deletes: existing.filter((v) =>
+      !v.keep && !cold.deferred.has(v.backup.uuid)
+    ).map((v) => ({
       remoteId: remote.id,
       backup: v.backup,
     })),

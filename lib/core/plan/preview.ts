@@ -133,7 +133,8 @@ function _renderSource(
       .length;
     const kept = verdicts.filter((v) => v.keep).length;
     const uploads = verdicts.filter((v) => v.kind === "new").length;
-    const doomed = verdicts.filter((v) => !v.keep);
+    const doomed = verdicts.filter((v) => !v.keep && !v.lockedUntil);
+    const locked = verdicts.filter((v) => !v.keep && v.lockedUntil).length;
     let freed = "";
     if (doomed.length > 0) {
       let bytes = 0;
@@ -150,9 +151,11 @@ function _renderSource(
     lines.push(
       `  Backups in ${remoteId}: ${
         kept - uploads
-      } kept, ${uploads} to upload, ${doomed.length} to delete${freed}; ${full} full after the run`,
+      } kept, ${uploads} to upload, ${doomed.length} to delete${freed}${
+        locked ? `, ${locked} locked` : ""
+      }; ${full} full after the run`,
     );
-    lines.push(..._renderTree(verdicts, multi, c, iso));
+    lines.push(..._renderTree(verdicts, multi, c, iso, lockedUntil(src)));
   }
 
   lines.push("  Actions:");
@@ -167,7 +170,16 @@ function _renderSource(
         _uploadKind(u, iso)
       }${u.replacingNewer ? " (replacing newer)" : ""}${
         u.repair ? " (repair)" : ""
+      }${u.storageClass ? ` as ${u.storageClass}` : ""}${
+        u.lock ? `, locked until ${iso(u.lock.until)} (${u.lock.mode})` : ""
       }`,
+    );
+  }
+  for (const r of src.retentions) {
+    actions.push(
+      `retain  ${r.remoteId}: ${r.backup.keys[0]} until ${
+        iso(r.to.until)
+      } (${r.to.mode}${r.from ? `, was until ${iso(r.from)}` : ", had none"})`,
     );
   }
   for (const s of src.destroys) actions.push(`destroy ${s.path}`);
@@ -176,6 +188,14 @@ function _renderSource(
       ? ` (+${d.backup.keys.length - 1} more objects)`
       : "";
     actions.push(`delete  ${d.remoteId}: ${d.backup.keys[0]}${more}`);
+  }
+  for (const v of src.backups) {
+    if (v.kind !== "existing" || v.keep || !v.lockedUntil) continue;
+    actions.push(
+      `keep    ${v.remoteId}: ${v.backup.keys[0]}: not deleting, locked until ${
+        iso(v.lockedUntil)
+      }`,
+    );
   }
   if (actions.length === 0) lines.push(c("dim", "    nothing to do"));
   for (const a of actions) lines.push(`    ${a}`);
@@ -223,11 +243,27 @@ function _uploadKind(
     : `differential from ${iso(u.parent.ctime)}`;
 }
 
+/** When each backup's lock ends after the run (planned or extended), by verdict. */
+function lockedUntil(
+  src: SourcePlan,
+): (v: BackupVerdict) => Temporal.Instant | undefined {
+  const extended = new Map(
+    src.retentions.map((r) => [`${r.remoteId}\0${r.backup.keys[0]}`, r.to]),
+  );
+  return (v) => {
+    if (v.kind === "new") return v.upload.lock?.until;
+    if (!v.keep) return v.lockedUntil;
+    return extended.get(`${v.remoteId}\0${v.backup.keys[0]}`)?.until ??
+      v.backup.retainUntil;
+  };
+}
+
 function _renderTree(
   verdicts: BackupVerdict[],
   multi: boolean,
   c: (style: _Style, s: string) => string,
   iso: (t: Temporal.Instant) => string,
+  until: (v: BackupVerdict) => Temporal.Instant | undefined,
 ): string[] {
   if (verdicts.length === 0) return [c("dim", "    (none)")];
   const byUuid = new Map<string, BackupVerdict>();
@@ -255,7 +291,7 @@ function _renderTree(
   const walk = (v: BackupVerdict, depth: number, note: string): void => {
     if (seen.has(v)) return;
     seen.add(v);
-    lines.push(_renderBackup(v, depth, note, multi, c, iso));
+    lines.push(_renderBackup(v, depth, note, multi, c, iso, until(v)));
     // Only the first verdict of a uuid carries the children (duplicates are warned about).
     if (byUuid.get(verdictFacts(v).uuid) !== v) return;
     for (
@@ -277,11 +313,14 @@ function _renderBackup(
   multi: boolean,
   c: (style: _Style, s: string) => string,
   iso: (t: Temporal.Instant) => string,
+  lockedUntil: Temporal.Instant | undefined,
 ): string {
   const status = v.kind === "new"
     ? c("green", v.flags.includes("repair") ? "repair" : "upload")
     : v.keep
     ? c("green", "keep  ")
+    : v.lockedUntil
+    ? c("yellow", "locked")
     : c("red", "delete");
   const kind = verdictFacts(v).sendParentUuid === null ? "full" : "diff";
   const details: string[] = [kind];
@@ -291,7 +330,8 @@ function _renderBackup(
     if (v.backup.keys.length > 1) {
       details.push(`${v.backup.keys.length} objects`);
     }
-  }
+  } else if (v.upload.storageClass) details.push(v.upload.storageClass);
+  if (lockedUntil) details.push(`locked until ${iso(lockedUntil)}`);
   const flags = v.flags.filter((f) => !["new", "repair", "broken"].includes(f))
     .map((f) => f.replace(/-/g, " "));
   let why = v.flags.includes("broken")

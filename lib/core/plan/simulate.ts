@@ -75,7 +75,15 @@ export function applyPlanInMemory(
           sourceUuid: k.sourceUuid,
           suffixes: k.suffixes,
         };
+        if (u.storageClass !== undefined) info.storageClass = u.storageClass;
+        if (u.lock !== undefined) info.retainUntil = u.lock.until;
         remote.backups.push(info);
+      }
+      for (const r of sp.retentions) {
+        const remote = _remote(remotes, r.remoteId);
+        remote.backups = remote.backups.map((b) =>
+          b === r.backup ? { ...b, retainUntil: r.to.until } : b
+        );
       }
       const destroyed = new Set(sp.destroys.map((s) => s.uuid));
       snapshots = snapshots.filter((s) => !destroyed.has(s.uuid));

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { ColdStorage } from "./cold_storage.ts";
+
 /** One stored object, as a listing or a HEAD reports it. */
 export interface RemoteObject {
   /** Key relative to the remote's prefix. */
@@ -159,6 +161,8 @@ export interface Remote {
   delete(keys: string[]): Promise<void>;
   /** Multipart uploads still open under `prefix` (S3); partial files (local). */
   listOpenUploads(prefix?: string): Promise<string[]>;
+  /** Object lock and archive operations, where the store has them (S3). */
+  readonly cold?: ColdStorage;
   /** Releases connections and handles. */
   close(): void;
 }

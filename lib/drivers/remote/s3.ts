@@ -26,6 +26,9 @@ import {
   unquote,
 } from "./_s3_multipart.ts";
 import { NotFoundError, RemoteError } from "./errors.ts";
+import { s3ColdStorage } from "./_s3_archive.ts";
+import type { ColdStorage } from "./cold_storage.ts";
+import { deleteAllVersions } from "./_s3_retention.ts";
 import {
   type PartChecksum,
   type ProviderPreset,
@@ -58,6 +61,11 @@ export interface S3RemoteOptions extends S3ClientOptions {
   checksum?: PartChecksum;
   /** Retry policy of every request. */
   retry?: RetryOptions;
+  /**
+   * The bucket keeps versions (object lock): deletes remove every version
+   * of a key, not only add a delete marker, so nothing stays billed.
+   */
+  versioned?: boolean;
 }
 
 /** Opens an S3 bucket as a {@linkcode Remote}. The SDK loads on the first request. */
@@ -93,6 +101,7 @@ class _S3Remote implements R.Remote, S3Requests {
   readonly bucket: string;
   readonly where: string;
   readonly storageClass?: string;
+  readonly cold: ColdStorage;
   readonly #o: S3RemoteOptions;
   readonly #prefix: string;
   readonly #retry: RetryPolicy;
@@ -113,6 +122,7 @@ class _S3Remote implements R.Remote, S3Requests {
     this.#retry = retryPolicy(o.retry);
     this.where = `s3://${o.bucket}/${this.#prefix}`;
     this.limits = _limits(o, preset);
+    this.cold = s3ColdStorage(this, (key) => this.#prefix + key);
   }
 
   context(): Promise<S3Context> {
@@ -257,6 +267,9 @@ class _S3Remote implements R.Remote, S3Requests {
   }
 
   async delete(keys: string[]): Promise<void> {
+    if (this.#o.versioned) {
+      return await deleteAllVersions(this, keys.map((k) => this.#prefix + k));
+    }
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       const r = await this.send(
