@@ -400,6 +400,7 @@ function remoteMethods(r: Remote): Remote {
     limits: r.limits,
     partChecksum: r.partChecksum,
     list: (p) => r.list(p),
+    listLevel: (p) => r.listLevel(p),
     head: (k) => r.head(k),
     get: (k, o) => r.get(k, o),
     put: (k, d, o) => r.put(k, d, o),

@@ -143,7 +143,19 @@ class _S3Remote implements R.Remote, S3Requests {
     return { Bucket: this.bucket, Prefix: this.#prefix + prefix };
   }
 
-  async *list(prefix = ""): AsyncIterable<R.RemoteObject> {
+  list(prefix = ""): AsyncIterable<R.RemoteObject> {
+    return this.#list(prefix, false);
+  }
+
+  listLevel(prefix = ""): AsyncIterable<R.RemoteObject> {
+    return this.#list(prefix, true);
+  }
+
+  /** Every page of a listing; `level` stops at the next `/` and passes over dot names. */
+  async *#list(
+    prefix: string,
+    level: boolean,
+  ): AsyncIterable<R.RemoteObject> {
     let token: string | undefined;
     do {
       const page = await this.send(
@@ -152,14 +164,20 @@ class _S3Remote implements R.Remote, S3Requests {
           client.send(
             new sdk.ListObjectsV2Command({
               ...this.#under(prefix),
+              // Keys in deeper "folders" come back as CommonPrefixes, unread.
+              Delimiter: level ? "/" : undefined,
               ContinuationToken: token,
             }),
           ),
       );
       for (const c of page.Contents ?? []) {
         if (!c.Key?.startsWith(this.#prefix)) continue;
+        const key = c.Key.slice(this.#prefix.length);
+        if (level && key.slice(key.lastIndexOf("/") + 1).startsWith(".")) {
+          continue;
+        }
         yield {
-          key: c.Key.slice(this.#prefix.length),
+          key,
           size: c.Size ?? 0,
           lastModified: c.LastModified,
           etag: unquote(c.ETag),

@@ -1,6 +1,7 @@
 /**
- * Backup manifests: the SHA-256 and sizes of a backup's objects, written after
- * every object completed, so a later verify or restore can check the bytes.
+ * Backup manifests: the SHA-256 and sizes of a backup's objects, written
+ * before its objects complete (see `upload.ts`), so a later verify or
+ * restore can check the bytes.
  *
  * The manifest key `snap2s3-manifests/<seqn0 key, "." replaced by "_">.json`
  * has no `.`-separated metadata, so btrfs2s3's key parser never takes it for
