@@ -15,6 +15,7 @@ import { GuardError } from "./lib/core/plan/guards.ts";
 import { consoleOutput, type Output } from "./lib/app/output.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
 import { PreflightError } from "./lib/app/preflight_error.ts";
+import { UnmarkedRemoteError } from "./lib/drivers/remote/errors.ts";
 
 /**
  * Runs the snap2s3 command line.
@@ -92,7 +93,8 @@ function _exitCode(e: unknown, out: Output): number {
   }
   if (
     e instanceof ConfigError || e instanceof GuardError ||
-    e instanceof PreflightError
+    e instanceof PreflightError ||
+    e instanceof UnmarkedRemoteError
   ) {
     out.error(`snap2s3: ${e.message}`);
     return 2;

@@ -139,3 +139,28 @@ export async function deleteBackup(
   await remote.delete(keys);
   await remote.delete([manifestKey(keys[0])]);
 }
+
+/** How old a manifest without its backup must be before it counts as left over (an upload completes its objects right after writing it). */
+export const ORPHAN_MANIFEST_AGE_MS = 60 * 60_000;
+
+/**
+ * Manifests whose backup is absent: an upload killed between writing its
+ * manifest and completing its objects leaves one. `listed` are the keys at
+ * the remote's level; a manifest younger than
+ * {@linkcode ORPHAN_MANIFEST_AGE_MS} may belong to an upload finishing now
+ * and is left alone.
+ */
+export async function orphanManifests(
+  remote: Remote,
+  listed: Iterable<string>,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const wanted = new Set([...listed].map(manifestKey));
+  const orphans: string[] = [];
+  for await (const o of remote.listLevel(MANIFEST_PREFIX)) {
+    if (!o.key.endsWith(".json") || wanted.has(o.key)) continue;
+    const age = o.lastModified ? now.getTime() - o.lastModified.getTime() : 0;
+    if (age >= ORPHAN_MANIFEST_AGE_MS) orphans.push(o.key);
+  }
+  return orphans;
+}
