@@ -9,14 +9,16 @@
  * @module
  */
 
+import { basename } from "node:path";
 import type { SourceInventory } from "../core/plan/plan.ts";
+import { isManagedSnapshotName } from "../core/snapshot_names.ts";
 import { UnmarkedRemoteError } from "../drivers/remote/errors.ts";
 import type { RemoteMarker } from "../drivers/remote/remote.ts";
 import type { RemoteSet } from "./remotes.ts";
 
 /**
  * Throws {@linkcode UnmarkedRemoteError} for the first local remote that
- * lacks its marker while a source uploading to it has snapshots. A remote
+ * lacks its marker while a source uploading to it has snapshots of ours. A remote
  * that already holds backups is plainly the right directory (written before
  * markers existed), as is any when `init` is set: their markers are
  * returned, for the caller to write once it acts.
@@ -28,7 +30,11 @@ export async function checkRemoteMarkers(
 ): Promise<RemoteMarker[]> {
   const missing = new Map<string, RemoteMarker>();
   for (const source of sources) {
-    if (source.snapshots.length === 0) continue;
+    // Foreign snapshots (made by hand or another tool) may predate us.
+    const ours = source.snapshots.some((s) =>
+      isManagedSnapshotName(basename(s.path), source.name)
+    );
+    if (!ours) continue;
     for (const { id } of source.remotes) {
       const marker = remotes.get(id).marker;
       if (!marker || missing.has(id) || await marker.present()) continue;
