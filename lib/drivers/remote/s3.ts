@@ -176,13 +176,7 @@ class _S3Remote implements R.Remote, S3Requests {
         if (level && key.slice(key.lastIndexOf("/") + 1).startsWith(".")) {
           continue;
         }
-        yield {
-          key,
-          size: c.Size ?? 0,
-          lastModified: c.LastModified,
-          etag: unquote(c.ETag),
-          storageClass: c.StorageClass,
-        };
+        yield _object(key, c.Size, c);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -202,13 +196,7 @@ class _S3Remote implements R.Remote, S3Requests {
           }),
         signal,
       );
-      return {
-        key,
-        size: r.ContentLength ?? 0,
-        lastModified: r.LastModified,
-        etag: unquote(r.ETag),
-        storageClass: r.StorageClass,
-      };
+      return _object(key, r.ContentLength, r);
     } catch (e) {
       if (e instanceof RemoteError && (e.status === 404)) return null;
       throw e;
@@ -329,6 +317,21 @@ class _S3Remote implements R.Remote, S3Requests {
   close(): void {
     this.#ctx?.then((c) => c.client.destroy(), () => {});
   }
+}
+
+/** A listing entry or HEAD answer as a {@linkcode R.RemoteObject}. */
+function _object(
+  key: string,
+  size: number | undefined,
+  o: { LastModified?: Date; ETag?: string; StorageClass?: string },
+): R.RemoteObject {
+  return {
+    key,
+    size: size ?? 0,
+    lastModified: o.LastModified,
+    etag: unquote(o.ETag),
+    storageClass: o.StorageClass,
+  };
 }
 
 /** The preset's limits with the configured overrides, checked. */
