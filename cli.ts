@@ -16,6 +16,7 @@ import { consoleOutput, type Output } from "./lib/app/output.ts";
 import { RetrievalPendingError } from "./lib/app/retrieval.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
 import { PreflightError } from "./lib/app/preflight_error.ts";
+import { UnmarkedRemoteError } from "./lib/drivers/remote/errors.ts";
 
 /**
  * Runs the snap2s3 command line.
@@ -93,7 +94,8 @@ function _exitCode(e: unknown, out: Output): number {
   }
   if (
     e instanceof ConfigError || e instanceof GuardError ||
-    e instanceof PreflightError
+    e instanceof PreflightError ||
+    e instanceof UnmarkedRemoteError
   ) {
     out.error(`snap2s3: ${e.message}`);
     return 2;

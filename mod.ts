@@ -140,6 +140,8 @@ export { BtrfsError } from "./lib/drivers/btrfs/errors.ts";
 export type { BtrfsErrorCode } from "./lib/drivers/btrfs/errors.ts";
 /** A remote that refused or kept failing after retries; `code`, `status` and `transient` describe the last fault. */
 export { RemoteError } from "./lib/drivers/remote/errors.ts";
+/** A local remote directory without its snap2s3 marker while the sources have snapshots: is the disk mounted? Pass `initRemote` when the directory is new. */
+export { UnmarkedRemoteError } from "./lib/drivers/remote/errors.ts";
 /** A restored backup whose bytes do not match its recorded SHA-256 (or size). */
 export { IntegrityError } from "./lib/drivers/transfer/download.ts";
 /** A pipe stage (zstd, age, ...) or `btrfs send`/`receive` that failed; `failures` names each stage. */

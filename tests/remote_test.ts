@@ -3,6 +3,7 @@ import type { Remote } from "../lib/drivers/remote/remote.ts";
 import {
   localDirRemote,
   PARTIAL_DIR,
+  REMOTE_MARKER,
 } from "../lib/drivers/remote/local_dir.ts";
 import { s3ClientOf, s3Remote } from "../lib/drivers/remote/s3.ts";
 import {
@@ -24,6 +25,10 @@ async function text(s: ReadableStream<Uint8Array>): Promise<string> {
 
 async function keys(remote: Remote, prefix?: string): Promise<string[]> {
   return (await Array.fromAsync(remote.list(prefix))).map((o) => o.key);
+}
+
+async function levelKeys(remote: Remote, prefix?: string): Promise<string[]> {
+  return (await Array.fromAsync(remote.listLevel(prefix))).map((o) => o.key);
 }
 
 /** The behaviour every remote must have. */
@@ -68,6 +73,32 @@ async function remoteSuite(t: Deno.TestContext, remote: Remote): Promise<void> {
       await remote.delete(names);
       assert.deepEqual(await keys(remote, "many"), ["many-not/x"]);
       await remote.delete(["many-not/x"]);
+    },
+  );
+
+  await t.step(
+    "a level listing holds only the keys at its own level, and no dot names",
+    async () => {
+      const one = new Uint8Array([1]);
+      const all = [
+        "lvl/a",
+        "lvl/b.x",
+        "lvl/.b.x.Xy12Ab",
+        "lvl/archive/a",
+        "lvl/archive/deep/c",
+        "lvlother",
+      ];
+      for (const k of all) await remote.put(k, one);
+      assert.deepEqual(await levelKeys(remote, "lvl/"), ["lvl/a", "lvl/b.x"]);
+      assert.deepEqual(await levelKeys(remote, "lvl/b"), ["lvl/b.x"]);
+      assert.deepEqual(await levelKeys(remote, "lvl/archive/"), [
+        "lvl/archive/a",
+      ]);
+      assert.deepEqual(await levelKeys(remote, "lvl/none/"), []);
+      // The deep listing still sees every key.
+      assert.equal((await keys(remote, "lvl/")).length, 5);
+      await remote.delete(all);
+      assert.deepEqual(await keys(remote, "lvl"), []);
     },
   );
 
@@ -144,6 +175,86 @@ Deno.test("local directory remote maps / to subdirectories and writes atomically
   }
 });
 
+Deno.test("local directory remote writes its marker with the first object, and only then", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-remote-" });
+  try {
+    const remote = localDirRemote({ id: "usb", path: dir });
+    assert.ok(remote.marker);
+    assert.equal(remote.marker.path, `${dir}/${REMOTE_MARKER}`);
+    assert.equal(await remote.marker.present(), false);
+    assert.deepEqual(await keys(remote), []);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    await remote.put("k", enc.encode("x"));
+    assert.equal(await remote.marker.present(), true);
+    assert.ok(Deno.statSync(`${dir}/${REMOTE_MARKER}`).isFile);
+    // Not an object: no listing shows it.
+    assert.deepEqual(await keys(remote), ["k"]);
+    assert.deepEqual(await levelKeys(remote), ["k"]);
+    const again = localDirRemote({ id: "usb", path: dir });
+    assert.equal(await again.marker!.present(), true);
+    await assert.rejects(
+      remote.put(REMOTE_MARKER, enc.encode("x")),
+      /cannot be stored in a local directory/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local directory remote creates files 0600 and directories 0700 whatever the umask", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-remote-" });
+  try {
+    // A child with umask 000 writes objects, a partial and a manifest-like key.
+    const script = `
+      import { localDirRemote } from ${
+      JSON.stringify(
+        new URL("../lib/drivers/remote/local_dir.ts", import.meta.url).href,
+      )
+    };
+      const r = localDirRemote({ id: "u", path: ${JSON.stringify(dir)} });
+      await r.put("top", new Uint8Array(10));
+      await r.put("a/b/c/deep", new Uint8Array(10));
+      const mp = await r.createMultipartUpload("open");
+      await mp.uploadPart(1, new Uint8Array(10), 0);
+    `;
+    const out = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `umask 000 && exec "${Deno.execPath()}" eval --quiet "$0"`,
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const modes: Record<string, string> = {};
+    const walk = (rel: string) => {
+      for (const e of Deno.readDirSync(`${dir}/${rel}`)) {
+        const p = rel ? `${rel}/${e.name}` : e.name;
+        modes[p] = (Deno.statSync(`${dir}/${p}`).mode! & 0o777).toString(8);
+        if (e.isDirectory) walk(p);
+      }
+    };
+    walk("");
+    const partial = Object.keys(modes).find((p) =>
+      p.startsWith(`${PARTIAL_DIR}/`)
+    )!;
+    assert.ok(partial, JSON.stringify(modes));
+    assert.deepEqual(modes, {
+      "top": "600",
+      "a": "700",
+      "a/b": "700",
+      "a/b/c": "700",
+      "a/b/c/deep": "600",
+      [REMOTE_MARKER]: "600",
+      [PARTIAL_DIR]: "700",
+      [partial]: "600",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("local directory remote says when its directory is missing", async () => {
   const remote = localDirRemote({ id: "usb", path: "/nonexistent/snap2s3" });
   await assert.rejects(
@@ -210,6 +321,25 @@ Deno.test({
           assert.deepEqual(await keys(bare), ["profiles/laptop/k1"]);
           assert.deepEqual(await keys(remote), ["k1"]);
           await remote.delete(["k1"]);
+        },
+      );
+
+      await t.step(
+        "a level listing of the remote's own level leaves other prefixes and deeper keys out",
+        async () => {
+          const one = new Uint8Array([1]);
+          const elsewhere = [
+            "profiles/laptop-old/k",
+            "profiles/laptop/archive/k2",
+            "profiles/laptop/.k2.Xy12Ab",
+            "profiles/k3",
+            "k4",
+          ];
+          for (const k of elsewhere) await bare.put(k, one);
+          await remote.put("k2", one);
+          assert.deepEqual(await levelKeys(remote), ["k2"]);
+          assert.deepEqual(await levelKeys(bare), ["k4"]);
+          await bare.delete([...elsewhere, "profiles/laptop/k2"]);
         },
       );
 

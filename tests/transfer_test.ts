@@ -20,6 +20,7 @@ import {
 } from "../lib/drivers/transfer/download.ts";
 import {
   deleteBackup,
+  MANIFEST_PREFIX,
   manifestKey,
   readManifest,
   seqnKey,
@@ -400,6 +401,7 @@ function remoteMethods(r: Remote): Remote {
     limits: r.limits,
     partChecksum: r.partChecksum,
     list: (p) => r.list(p),
+    listLevel: (p) => r.listLevel(p),
     head: (k) => r.head(k),
     get: (k, o) => r.get(k, o),
     put: (k, d, o) => r.put(k, d, o),
@@ -1021,4 +1023,104 @@ Deno.test("a cancelled download returns within a second while a retry backoff is
       }
     },
   );
+});
+
+Deno.test("a killed upload never leaves an object without its manifest, nor a .seqn0 before the rest", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "snap2s3-kill-" });
+  const lib = (p: string) =>
+    JSON.stringify(new URL(`../lib/drivers/${p}`, import.meta.url).href);
+  // The child uploads 5 MiB as objects of 2, 2 and 1 MiB and, when asked,
+  // stops for good before its n-th store step (the manifest's put, then each
+  // object's final put or complete), telling the parent so.
+  const child = (key: string, stopAt: number) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--quiet",
+        `
+        import { localDirRemote } from ${lib("remote/local_dir.ts")};
+        import { uploadStream } from ${lib("transfer/upload.ts")};
+        const r = localDirRemote({ id: "l", path: ${JSON.stringify(dir)} });
+        let step = 0;
+        const gate = async () => {
+          if (step++ !== ${stopAt}) return;
+          console.log("stopped");
+          await new Promise(() => {});
+        };
+        const remote = {
+          ...r,
+          listLevel: r.listLevel.bind(r),
+          list: r.list.bind(r),
+          head: r.head.bind(r),
+          get: r.get.bind(r),
+          delete: r.delete.bind(r),
+          listOpenUploads: r.listOpenUploads.bind(r),
+          close: r.close.bind(r),
+          put: async (k, d, o) => (await gate(), r.put(k, d, o)),
+          createMultipartUpload: async (k, o) => {
+            const mp = await r.createMultipartUpload(k, o);
+            return {
+              key: mp.key,
+              uploadPart: mp.uploadPart.bind(mp),
+              abort: mp.abort.bind(mp),
+              complete: async (p) => (await gate(), mp.complete(p)),
+            };
+          },
+        };
+        const data = new Uint8Array(5 * 1024 * 1024);
+        crypto.getRandomValues(data.subarray(0, 65536));
+        await uploadStream(remote, ${
+          JSON.stringify(key)
+        }, new Blob([data]).stream(), {
+          partSize: 1024 * 1024,
+          maxObjectSize: 2 * 1024 * 1024,
+          inlineHashing: true,
+        });
+        console.log("done");
+        `,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+  /** Objects at the remote's level, and whether each has its manifest. */
+  const state = async () => {
+    const level = (await Array.fromAsync(
+      localDirRemote({ id: "l", path: dir })
+        .listLevel(),
+    )).map((o) => o.key);
+    const manifests = new Set(
+      (await Array.fromAsync(
+        localDirRemote({ id: "l", path: dir }).listLevel(MANIFEST_PREFIX),
+      )).map((o) => o.key),
+    );
+    return { level, manifests };
+  };
+  try {
+    // Steps: 0 the manifest, 1 .seqn2, 2 .seqn1, 3 .seqn0; 4 never comes.
+    for (let stopAt = 0; stopAt <= 4; stopAt++) {
+      const key = newKey();
+      const c = child(key, stopAt);
+      let said = "";
+      for await (const chunk of c.stdout.pipeThrough(new TextDecoderStream())) {
+        said += chunk;
+        if (said.includes("stopped")) c.kill("SIGKILL");
+      }
+      await c.status;
+      assert.match(said, stopAt < 4 ? /stopped/ : /done/);
+      const { level, manifests } = await state();
+      const mine = level.filter((k) => k.replace(/seqn\d+/, "seqn0") === key);
+      for (const k of mine) {
+        assert.ok(
+          manifests.has(manifestKey(key)),
+          `step ${stopAt}: ${k} has no manifest`,
+        );
+      }
+      assert.equal(mine.length, stopAt < 4 ? Math.max(0, stopAt - 1) : 3);
+      if (stopAt < 4) {
+        assert.ok(!mine.includes(key), `step ${stopAt}: .seqn0 is there`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

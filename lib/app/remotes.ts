@@ -160,7 +160,10 @@ export class RemoteSet {
     this.#groups.clear();
   }
 
-  /** The remote's whole listing, sorted into backups, foreign keys and incomplete backups. */
+  /**
+   * The remote's listing at its own level (deeper keys and dot names are not
+   * ours), sorted into backups, foreign keys and incomplete backups.
+   */
   listing(id: string): Promise<ListingGroups> {
     let groups = this.#groups.get(id);
     if (!groups) {
@@ -206,7 +209,7 @@ export class RemoteSet {
     if (!objects) {
       const remote = this.get(id);
       this.#listCalls++;
-      objects = Array.fromAsync(remote.list());
+      objects = Array.fromAsync(remote.listLevel());
       // A failed listing is not kept: the next call tries again.
       objects.catch(() => {
         if (this.#objects.get(id) === objects) {

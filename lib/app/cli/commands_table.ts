@@ -260,6 +260,12 @@ export const COMMANDS: readonly CommandSpec[] = [
           "carry out a plan that deletes more than half of a remote's backups or of a source's snapshots (e.g. after shortening a policy); without it such a run stops, exit 2",
       },
       _BWLIMIT,
+      {
+        name: "init-remote",
+        kind: "boolean",
+        help:
+          "use a local remote directory that has no snap2s3 marker yet although the sources have snapshots (without it such a run stops: is the disk mounted?)",
+      },
       _JSON,
       _QUIET,
       _VERBOSE,

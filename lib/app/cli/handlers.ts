@@ -63,6 +63,7 @@ async function _update(args: ParsedArgs, base: Output): Promise<number> {
     allowMassDelete: args.boolean("allow-mass-delete"),
     verbose: args.boolean("verbose"),
     bandwidth,
+    initRemote: args.boolean("init-remote"),
     output: out,
     color: base.interactive && !json && !Deno.noColor,
     confirm: () => {

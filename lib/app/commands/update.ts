@@ -25,6 +25,9 @@ import { memoryOutput, type Output } from "../output.ts";
 import { preflight } from "../preflight.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
 import { checkObjectLock } from "../object_lock.ts";
+import { checkRemoteMarkers } from "../remote_markers.ts";
+import type { RemoteMarker } from "../../drivers/remote/remote.ts";
+import { orphanManifests } from "../../drivers/transfer/manifest.ts";
 import { executorWorld, type UploadRecord } from "../world.ts";
 
 /** Options of {@linkcode update}. */
@@ -56,6 +59,12 @@ export interface UpdateOptions {
    * changes (default true; a caller that checked already may skip it).
    */
   preflight?: boolean;
+  /**
+   * Mark a local-directory remote that has no snap2s3 marker yet although a
+   * source already has snapshots (`--init-remote`). Without it such a run is
+   * refused: the directory is most likely an unmounted disk's mount point.
+   */
+  initRemote?: boolean;
 }
 
 /** What a long-running caller (the daemon) lends an update; not public. */
@@ -97,6 +106,9 @@ export interface UpdateResult {
  * @throws {GuardError} Before anything is made, when the clock reads more than
  * 10 minutes earlier than the newest snapshot or backup, or when the plan would
  * remove more than half of what a source has and `allowMassDelete` is not set.
+ * @throws {UnmarkedRemoteError} Before anything is made, when a local remote
+ * has no marker although a source already has snapshots and `initRemote` is
+ * not set.
  */
 export function update(
   configInput: Config | ConfigInput,
@@ -153,11 +165,19 @@ export async function updateIn(
       color: options.color,
       allowMassDelete: options.allowMassDelete,
     });
+  // Markers of local remotes to write once the run acts.
+  const markers = new Set<RemoteMarker>();
+  const housekeeping = async () => {
+    for (const m of markers) await m.write();
+    await _deleteOrphanManifests(config, remotes, out);
+  };
+  const plan0 = () => _plan(config, remotes, options, warn, markers);
   try {
     await checkObjectLock(config, remotes);
     await _warnAboutListings(config, remotes, warn);
-    let plan = await _plan(config, remotes, options.now, warn);
+    let plan = await plan0();
     if (isEmptyPlan(plan)) {
+      if (!options.pretend) await housekeeping();
       return done({
         ok: true,
         executed: false,
@@ -181,7 +201,7 @@ export async function updateIn(
         replan: async () => {
           // The answer took long: what is on disk and in the remotes may have moved.
           remotes.forgetListings();
-          const fresh = await _plan(config, remotes, options.now, warn);
+          const fresh = await plan0();
           _guardMassDeletion(fresh, options);
           return fresh;
         },
@@ -203,6 +223,7 @@ export async function updateIn(
       }
       plan = confirmed;
     }
+    await housekeeping();
     const world = executorWorld(config, remotes, out, {
       verbose: options.verbose,
       onUploaded: (u) => uploads.push(u),
@@ -229,29 +250,40 @@ async function _warnAboutListings(
   remotes: RemoteSet,
   warn: (line: string) => void,
 ): Promise<void> {
-  const used = new Set(
-    config.sources.flatMap((s) => s.upload.map((u) => u.remote)),
-  );
-  for (const id of used) {
+  for (const id of _usedRemotes(config)) {
     // The listing's warnings already name each incomplete backup.
     for (const w of (await remotes.listing(id)).warnings) warn(`${id}: ${w}`);
   }
 }
 
+/** The ids of the remotes some source uploads to (an unused one is never contacted). */
+function _usedRemotes(config: Config): Set<string> {
+  return new Set(config.sources.flatMap((s) => s.upload.map((u) => u.remote)));
+}
+
 /**
- * The plan for now (or `now`), with the planner's warnings shown; refused
+ * The plan for now (or `options.now`), with the planner's warnings shown;
+ * refused when a local remote looks unmounted (see
+ * {@linkcode checkRemoteMarkers}; the markers to write go into `markers`) or
  * when the clock reads earlier than what the sources and remotes hold.
  */
 async function _plan(
   config: Config,
   remotes: RemoteSet,
-  now: Temporal.Instant | undefined,
+  options: UpdateOptions,
   warn: (line: string) => void,
+  markers: Set<RemoteMarker>,
 ): Promise<Plan> {
+  const sources = await inventory(config, remotes);
+  for (
+    const m of await checkRemoteMarkers(sources, remotes, options.initRemote)
+  ) {
+    markers.add(m);
+  }
   const input = {
     timeZone: config.timezone,
-    now: now ?? Temporal.Now.instant(),
-    sources: await inventory(config, remotes),
+    now: options.now ?? Temporal.Now.instant(),
+    sources,
   };
   const skew = clockSkew(input);
   if (skew !== null) {
@@ -268,6 +300,32 @@ async function _plan(
 function _guardMassDeletion(plan: Plan, options: UpdateOptions): void {
   if (options.allowMassDelete || !hasMassDeletion(plan)) return;
   throw new GuardError("mass-delete", massDeletionMessage(plan), plan);
+}
+
+/**
+ * Deletes the manifests whose backup is absent (an upload killed after its
+ * manifest was written and before its objects completed) in each remote a
+ * source uploads to.
+ */
+async function _deleteOrphanManifests(
+  config: Config,
+  remotes: RemoteSet,
+  out: Output,
+): Promise<void> {
+  for (const id of _usedRemotes(config)) {
+    const l = await remotes.listing(id);
+    const listed = [
+      ...l.backups.flatMap((b) => b.keys),
+      ...l.foreign.map((f) => f.key),
+      ...l.incomplete.flatMap((i) => i.keys),
+    ];
+    const orphans = await orphanManifests(remotes.get(id), listed);
+    if (orphans.length === 0) continue;
+    await remotes.get(id).delete(orphans);
+    for (const k of orphans) {
+      out.log(`${id}: deleted manifest ${k}: its backup is absent`);
+    }
+  }
 }
 
 function _summary(r: ExecuteReport): string {

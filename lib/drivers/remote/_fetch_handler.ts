@@ -43,6 +43,23 @@ export interface SdkResponse {
   body?: unknown;
 }
 
+/** An SDK request handler: what the client's `requestHandler` accepts. */
+export interface SdkHandler {
+  /** The protocol the handler speaks. */
+  metadata?: { handlerProtocol: string };
+  /** Sends one request. */
+  handle(
+    request: SdkRequest,
+    options?: { abortSignal?: unknown },
+  ): Promise<{ response: SdkResponse }>;
+  /** Part of the SDK's interface. */
+  updateHttpClientConfig(key: never, value: never): void;
+  /** Part of the SDK's interface. */
+  httpHandlerConfigs(): object;
+  /** Releases connections. */
+  destroy?(): void;
+}
+
 /** Options of {@linkcode FetchHttpHandler}. */
 export interface FetchHandlerOptions {
   /** Custom client (CA certificates); the default client otherwise. */

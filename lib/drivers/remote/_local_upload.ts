@@ -8,6 +8,7 @@
  */
 
 import type * as R from "./remote.ts";
+import { createPrivateFile, makePrivateDirs } from "./_private_fs.ts";
 
 /** Name of the directory under the root that holds writes in progress. */
 export const PARTIAL_DIR = ".snap2s3-partial";
@@ -21,20 +22,25 @@ export class LocalUpload implements R.MultipartUpload {
     readonly key: string,
     readonly final: string,
     readonly tmp: string,
+    readonly marker: R.RemoteMarker,
   ) {}
 
-  /** Opens the temp file of a write of `key` to `final` (its path). */
+  /**
+   * Opens the temp file of a write of `key` to `final` (its path); the
+   * `marker` is written with the first object completed.
+   */
   static async start(
     root: string,
     key: string,
     final: string,
+    marker: R.RemoteMarker,
   ): Promise<LocalUpload> {
     const partialDir = `${root}/${PARTIAL_DIR}`;
-    await Deno.mkdir(partialDir, { recursive: true });
+    await makePrivateDirs(root, partialDir);
     const tmp = `${partialDir}/${crypto.randomUUID()}`;
     // Create it now so concurrent parts can each open it for writing.
-    (await Deno.open(tmp, { write: true, createNew: true })).close();
-    return new LocalUpload(root, key, final, tmp);
+    await createPrivateFile(tmp);
+    return new LocalUpload(root, key, final, tmp, marker);
   }
 
   #checkOpen(): void {
@@ -78,11 +84,12 @@ export class LocalUpload implements R.MultipartUpload {
       f.close();
     }
     const dir = this.final.slice(0, this.final.lastIndexOf("/"));
-    await Deno.mkdir(dir, { recursive: true });
+    await makePrivateDirs(this.root, dir);
     await Deno.rename(this.tmp, this.final);
     this.#state = "done";
     await syncDir(dir);
     if (dir !== this.root) await syncDir(this.root);
+    await this.marker.write();
     return { key: this.key, size };
   }
 

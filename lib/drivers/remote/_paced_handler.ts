@@ -11,20 +11,8 @@
 
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
-import type { SdkRequest, SdkResponse } from "./_fetch_handler.ts";
+import type { SdkHandler } from "./_fetch_handler.ts";
 import type { Pacer, Pacers } from "./pacer.ts";
-
-/** The handler shape the SDK takes (as `_s3_client.ts` builds them). */
-export interface PacedInner {
-  metadata?: { handlerProtocol: string };
-  handle(
-    request: SdkRequest,
-    options?: { abortSignal?: unknown },
-  ): Promise<{ response: SdkResponse }>;
-  updateHttpClientConfig(key: never, value: never): void;
-  httpHandlerConfigs(): object;
-  destroy?(): void;
-}
 
 const _CHUNK = 64 * 1024;
 
@@ -34,10 +22,10 @@ const _CHUNK = 64 * 1024;
  * paced as a whole before it is sent.
  */
 export function pacedHandler(
-  inner: PacedInner,
+  inner: SdkHandler,
   pacers: Pacers,
   streamBodies: boolean,
-): PacedInner {
+): SdkHandler {
   return {
     metadata: inner.metadata,
     async handle(request, options = {}) {

@@ -9,11 +9,7 @@
 
 import type { S3Client } from "@aws-sdk/client-s3";
 import { loadNodeHttpSdk, loadS3Sdk, type S3Sdk } from "./_sdk.ts";
-import {
-  FetchHttpHandler,
-  type SdkRequest,
-  type SdkResponse,
-} from "./_fetch_handler.ts";
+import { FetchHttpHandler, type SdkHandler } from "./_fetch_handler.ts";
 import { pacedHandler } from "./_paced_handler.ts";
 import type { Pacers } from "./pacer.ts";
 import {
@@ -71,18 +67,6 @@ export interface S3Context {
   sdk: S3Sdk;
   /** The client. */
   client: S3Client;
-}
-
-/** An SDK request handler (what `requestHandler` accepts). */
-interface _Handler {
-  metadata?: { handlerProtocol: string };
-  handle(
-    request: SdkRequest,
-    options?: { abortSignal?: unknown },
-  ): Promise<{ response: SdkResponse }>;
-  updateHttpClientConfig(key: never, value: never): void;
-  httpHandlerConfigs(): object;
-  destroy?(): void;
 }
 
 /**
@@ -150,10 +134,10 @@ function _credentials(
 async function _handler(
   o: S3ClientOptions,
   concurrency: number,
-): Promise<_Handler> {
+): Promise<SdkHandler> {
   const ca = o.caBundle ? await Deno.readTextFile(o.caBundle) : undefined;
   const mode = o.verifyTls === false ? "node" : (o.http ?? "auto");
-  let h: _Handler;
+  let h: SdkHandler;
   if (mode === "fetch") h = _fetchHandler(o, ca);
   else {
     const node = await _nodeHandler(o, ca, concurrency);
@@ -177,7 +161,7 @@ async function _nodeHandler(
   o: S3ClientOptions,
   ca: string | undefined,
   concurrency: number,
-): Promise<_Handler> {
+): Promise<SdkHandler> {
   const { NodeHttpHandler } = await loadNodeHttpSdk();
   const http = await import("node:http");
   const https = await import("node:https");
@@ -197,7 +181,7 @@ async function _nodeHandler(
 }
 
 /** GETs (downloads) on `fetch`, every other request on the Node handler. */
-function _byMethod(fetch: FetchHttpHandler, node: _Handler): _Handler {
+function _byMethod(fetch: FetchHttpHandler, node: SdkHandler): SdkHandler {
   return {
     metadata: fetch.metadata,
     handle: (request, options) =>

@@ -1,6 +1,6 @@
 /**
- * The remote's error model: {@linkcode RemoteError} and
- * {@linkcode NotFoundError}, and {@linkcode classifyError}, which reads the
+ * The remote's error model: {@linkcode RemoteError},
+ * {@linkcode NotFoundError}, {@linkcode UnmarkedRemoteError}, and {@linkcode classifyError}, which reads the
  * shapes of AWS SDK, network and file-system errors to tell transient faults
  * (timeouts, resets, 500, 502, 503 SlowDown, 429, RequestTimeout) from
  * permanent ones, and {@linkcode explainError}, which says what to fix.
@@ -66,6 +66,33 @@ export class NotFoundError extends Error {
     super(`no object ${JSON.stringify(key)} in ${where}`);
     this.name = "NotFoundError";
     this.key = key;
+  }
+}
+
+/**
+ * A local-directory remote without its marker file while a source that
+ * uploads to it already has snapshots: most likely the disk is not mounted
+ * and the directory is its empty mount point. The run is refused before
+ * anything is written (the command line exits 2); `--init-remote` (update's
+ * `initRemote`) marks a directory that is new for the remote.
+ */
+export class UnmarkedRemoteError extends Error {
+  /** The remote's id. */
+  readonly remote: string;
+  /** Where the marker was looked for. */
+  readonly markerPath: string;
+
+  /** `source` is the source that already has snapshots. */
+  constructor(remote: string, markerPath: string, source: string) {
+    const dir = markerPath.slice(0, markerPath.lastIndexOf("/")) || "/";
+    super(
+      `remote ${remote}: ${dir} has no snap2s3 marker (${
+        markerPath.slice(dir.length + 1)
+      }) although ${source} already has snapshots: is the disk mounted? Mount it and run again, or, if this directory is new for the remote, run again with --init-remote`,
+    );
+    this.name = "UnmarkedRemoteError";
+    this.remote = remote;
+    this.markerPath = markerPath;
   }
 }
 

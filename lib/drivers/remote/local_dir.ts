@@ -10,7 +10,8 @@
 import { MiB } from "../../core/format.ts";
 import { NotFoundError } from "./errors.ts";
 import type * as R from "./remote.ts";
-import { LocalUpload, PARTIAL_DIR } from "./_local_upload.ts";
+import { LocalUpload, PARTIAL_DIR, syncDir } from "./_local_upload.ts";
+import { FILE_MODE } from "./_private_fs.ts";
 
 /** Options of {@linkcode localDirRemote}. */
 export interface LocalDirRemoteOptions {
@@ -27,6 +28,9 @@ export interface LocalDirRemoteOptions {
 /** Name of the directory under the root that holds writes in progress. */
 export { PARTIAL_DIR };
 
+/** Name of the marker file under the root (see {@linkcode R.RemoteMarker}). */
+export const REMOTE_MARKER = ".snap2s3-remote";
+
 /** Opens a local directory as a remote. */
 export function localDirRemote(options: LocalDirRemoteOptions): R.Remote {
   return new _LocalDirRemote(options);
@@ -37,11 +41,13 @@ class _LocalDirRemote implements R.Remote {
   readonly kind = "local" as const;
   readonly partChecksum = null;
   readonly limits: R.RemoteLimits;
+  readonly marker: R.RemoteMarker;
   readonly #root: string;
 
   constructor(options: LocalDirRemoteOptions) {
     this.id = options.id;
     this.#root = options.path.replace(/\/+$/, "") || "/";
+    this.marker = new _Marker(`${this.#root}/${REMOTE_MARKER}`);
     this.limits = {
       maxObjectSize: Number.MAX_SAFE_INTEGER,
       maxParts: Number.MAX_SAFE_INTEGER,
@@ -59,52 +65,63 @@ class _LocalDirRemote implements R.Remote {
   }
 
   async *list(prefix = ""): AsyncIterable<R.RemoteObject> {
-    // Walk only the directory the prefix points into.
+    yield* await this.#listed(prefix, true);
+  }
+
+  async *listLevel(prefix = ""): AsyncIterable<R.RemoteObject> {
+    yield* await this.#listed(prefix, false);
+  }
+
+  /** The files under `prefix`, in key order; `deep` walks subdirectories too. */
+  async #listed(prefix: string, deep: boolean): Promise<R.RemoteObject[]> {
+    // Read only the directory the prefix points into (and, deep, below it).
     const slash = prefix.lastIndexOf("/");
     const base = slash >= 0 ? prefix.slice(0, slash) : "";
     const found: R.RemoteObject[] = [];
-    await this.#walk(base, prefix, found);
+    await this.#walk(base, prefix, found, deep);
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    yield* found;
+    return found;
   }
 
   async #walk(
     rel: string,
     prefix: string,
     out: R.RemoteObject[],
+    deep: boolean,
   ): Promise<void> {
     const dir = rel ? `${this.#root}/${rel}` : this.#root;
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(dir));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound && rel) return;
-      if (e instanceof Deno.errors.NotFound) {
-        throw new Error(
-          `local remote ${this.id}: directory ${dir} does not exist; create it or fix the path`,
-        );
-      }
-      throw e;
-    }
-    for (const entry of entries) {
-      if (!rel && entry.name === PARTIAL_DIR) continue;
+    for (const entry of await this.#entries(dir, rel !== "")) {
+      // A level listing passes over every dot name (partial files); a deep
+      // one over our own: the partial directory and the marker.
+      const skip = deep
+        ? !rel && (entry.name === PARTIAL_DIR || entry.name === REMOTE_MARKER)
+        : entry.name.startsWith(".");
+      if (skip) continue;
       const key = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory) {
-        if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) {
-          await this.#walk(key, prefix, out);
+        if (
+          deep &&
+          (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix))
+        ) {
+          await this.#walk(key, prefix, out, deep);
         }
       } else if (entry.isFile && key.startsWith(prefix)) {
-        try {
-          const st = await Deno.stat(`${dir}/${entry.name}`);
-          out.push({
-            key,
-            size: st.size,
-            lastModified: st.mtime ?? undefined,
-          });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-        }
+        const o = await _stat(`${dir}/${entry.name}`, key);
+        if (o) out.push(o);
       }
+    }
+  }
+
+  /** A directory's entries; a missing subdirectory has none, a missing root is an error. */
+  async #entries(dir: string, sub: boolean): Promise<Deno.DirEntry[]> {
+    try {
+      return await Array.fromAsync(Deno.readDir(dir));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (sub) return [];
+      throw new Error(
+        `local remote ${this.id}: directory ${dir} does not exist; create it or fix the path`,
+      );
     }
   }
 
@@ -188,7 +205,12 @@ class _LocalDirRemote implements R.Remote {
     key: string,
     _options?: R.PutOptions,
   ): Promise<R.MultipartUpload> {
-    return await LocalUpload.start(this.#root, key, this.#path(key));
+    return await LocalUpload.start(
+      this.#root,
+      key,
+      this.#path(key),
+      this.marker,
+    );
   }
 
   async delete(keys: string[]): Promise<void> {
@@ -234,17 +256,58 @@ class _LocalDirRemote implements R.Remote {
   close(): void {}
 }
 
+/** The marker file; once seen or written, it is not looked for again. */
+class _Marker implements R.RemoteMarker {
+  #known = false;
+
+  constructor(readonly path: string) {}
+
+  async present(): Promise<boolean> {
+    if (this.#known) return true;
+    try {
+      this.#known = (await Deno.stat(this.path)).isFile;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return this.#known;
+  }
+
+  async write(): Promise<void> {
+    if (await this.present()) return;
+    const text = "This directory is a snap2s3 remote: backups of btrfs " +
+      "snapshots. snap2s3 refuses to write to it when this file is missing.\n";
+    await Deno.writeTextFile(this.path, text, { mode: FILE_MODE });
+    await Deno.chmod(this.path, FILE_MODE);
+    await syncDir(this.path.slice(0, this.path.lastIndexOf("/")) || "/");
+    this.#known = true;
+  }
+}
+
+/** A file's listing entry; null when it vanished meanwhile. */
+async function _stat(
+  path: string,
+  key: string,
+): Promise<R.RemoteObject | null> {
+  try {
+    const st = await Deno.stat(path);
+    return { key, size: st.size, lastModified: st.mtime ?? undefined };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
 function _checkKey(key: string): void {
   const parts = key.split("/");
   if (
     key === "" || key.includes("\0") ||
     parts.some((p) => p === "" || p === "." || p === "..") ||
-    parts[0] === PARTIAL_DIR
+    parts[0] === PARTIAL_DIR || key === REMOTE_MARKER
   ) {
     throw new Error(
       `key ${
         JSON.stringify(key)
-      } cannot be stored in a local directory: keys need non-empty path segments without "." or "..", and may not start with ${PARTIAL_DIR}`,
+      } cannot be stored in a local directory: keys need non-empty path segments without "." or "..", and may not start with ${PARTIAL_DIR} or be ${REMOTE_MARKER}`,
     );
   }
 }

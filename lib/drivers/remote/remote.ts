@@ -134,8 +134,15 @@ export interface Remote {
    * none (a local directory: the bytes never leave the machine).
    */
   readonly partChecksum: "md5" | "sha256" | null;
-  /** Every object whose key starts with `prefix` (all pages), in key order. */
+  /** Every object whose key starts with `prefix` (all pages, any depth), in key order. */
   list(prefix?: string): AsyncIterable<RemoteObject>;
+  /**
+   * The objects at `prefix`'s own level, in key order: keys that start with
+   * `prefix` and have no `/` after it, and whose name does not start with
+   * `.` (partial files, markers). What lies in deeper folders (copies in
+   * `archive/`, other tools' data) is not ours and is never listed here.
+   */
+  listLevel(prefix?: string): AsyncIterable<RemoteObject>;
   /** The object's size and tag, or null when it does not exist; `signal` cancels it. */
   head(
     key: string,
@@ -163,6 +170,25 @@ export interface Remote {
   listOpenUploads(prefix?: string): Promise<string[]>;
   /** Object lock and archive operations, where the store has them (S3). */
   readonly cold?: ColdStorage;
+  /**
+   * The marker of a local directory that tells it from an empty mount point
+   * (absent on S3: a bucket cannot be unmounted).
+   */
+  readonly marker?: RemoteMarker;
   /** Releases connections and handles. */
   close(): void;
+}
+
+/**
+ * A file that says "this directory is a snap2s3 remote". It is written with
+ * the first object, so a directory that lacks it while its sources have
+ * snapshots is most likely an unmounted disk's empty mount point.
+ */
+export interface RemoteMarker {
+  /** Where the marker lives (for messages). */
+  readonly path: string;
+  /** Whether the marker is there. */
+  present(): Promise<boolean>;
+  /** Writes the marker (and nothing else); fine when it is there already. */
+  write(): Promise<void>;
 }

@@ -153,7 +153,19 @@ class _S3Remote implements R.Remote, S3Requests {
     return { Bucket: this.bucket, Prefix: this.#prefix + prefix };
   }
 
-  async *list(prefix = ""): AsyncIterable<R.RemoteObject> {
+  list(prefix = ""): AsyncIterable<R.RemoteObject> {
+    return this.#list(prefix, false);
+  }
+
+  listLevel(prefix = ""): AsyncIterable<R.RemoteObject> {
+    return this.#list(prefix, true);
+  }
+
+  /** Every page of a listing; `level` stops at the next `/` and passes over dot names. */
+  async *#list(
+    prefix: string,
+    level: boolean,
+  ): AsyncIterable<R.RemoteObject> {
     let token: string | undefined;
     do {
       const page = await this.send(
@@ -162,19 +174,19 @@ class _S3Remote implements R.Remote, S3Requests {
           client.send(
             new sdk.ListObjectsV2Command({
               ...this.#under(prefix),
+              // Keys in deeper "folders" come back as CommonPrefixes, unread.
+              Delimiter: level ? "/" : undefined,
               ContinuationToken: token,
             }),
           ),
       );
       for (const c of page.Contents ?? []) {
         if (!c.Key?.startsWith(this.#prefix)) continue;
-        yield {
-          key: c.Key.slice(this.#prefix.length),
-          size: c.Size ?? 0,
-          lastModified: c.LastModified,
-          etag: unquote(c.ETag),
-          storageClass: c.StorageClass,
-        };
+        const key = c.Key.slice(this.#prefix.length);
+        if (level && key.slice(key.lastIndexOf("/") + 1).startsWith(".")) {
+          continue;
+        }
+        yield _object(key, c.Size, c);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -194,13 +206,7 @@ class _S3Remote implements R.Remote, S3Requests {
           }),
         signal,
       );
-      return {
-        key,
-        size: r.ContentLength ?? 0,
-        lastModified: r.LastModified,
-        etag: unquote(r.ETag),
-        storageClass: r.StorageClass,
-      };
+      return _object(key, r.ContentLength, r);
     } catch (e) {
       if (e instanceof RemoteError && (e.status === 404)) return null;
       throw e;
@@ -324,6 +330,21 @@ class _S3Remote implements R.Remote, S3Requests {
   close(): void {
     this.#ctx?.then((c) => c.client.destroy(), () => {});
   }
+}
+
+/** A listing entry or HEAD answer as a {@linkcode R.RemoteObject}. */
+function _object(
+  key: string,
+  size: number | undefined,
+  o: { LastModified?: Date; ETag?: string; StorageClass?: string },
+): R.RemoteObject {
+  return {
+    key,
+    size: size ?? 0,
+    lastModified: o.LastModified,
+    etag: unquote(o.ETag),
+    storageClass: o.StorageClass,
+  };
 }
 
 /** The preset's limits with the configured overrides, checked. */

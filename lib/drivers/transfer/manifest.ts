@@ -1,6 +1,7 @@
 /**
- * Backup manifests: the SHA-256 and sizes of a backup's objects, written after
- * every object completed, so a later verify or restore can check the bytes.
+ * Backup manifests: the SHA-256 and sizes of a backup's objects, written
+ * before its objects complete (see `upload.ts`), so a later verify or
+ * restore can check the bytes.
  *
  * The manifest key `snap2s3-manifests/<seqn0 key, "." replaced by "_">.json`
  * has no `.`-separated metadata, so btrfs2s3's key parser never takes it for
@@ -137,4 +138,29 @@ export async function deleteBackup(
   // leave a backup that can no longer be verified.
   await remote.delete(keys);
   await remote.delete([manifestKey(keys[0])]);
+}
+
+/** How old a manifest without its backup must be before it counts as left over (an upload completes its objects right after writing it). */
+export const ORPHAN_MANIFEST_AGE_MS = 60 * 60_000;
+
+/**
+ * Manifests whose backup is absent: an upload killed between writing its
+ * manifest and completing its objects leaves one. `listed` are the keys at
+ * the remote's level; a manifest younger than
+ * {@linkcode ORPHAN_MANIFEST_AGE_MS} may belong to an upload finishing now
+ * and is left alone.
+ */
+export async function orphanManifests(
+  remote: Remote,
+  listed: Iterable<string>,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const wanted = new Set([...listed].map(manifestKey));
+  const orphans: string[] = [];
+  for await (const o of remote.listLevel(MANIFEST_PREFIX)) {
+    if (!o.key.endsWith(".json") || wanted.has(o.key)) continue;
+    const age = o.lastModified ? now.getTime() - o.lastModified.getTime() : 0;
+    if (age >= ORPHAN_MANIFEST_AGE_MS) orphans.push(o.key);
+  }
+  return orphans;
 }

@@ -26,17 +26,23 @@
  *   a worker: Content-MD5, x-amz-checksum-sha256 on AWS, or on other S3
  *   endpoints the part's SHA-256 as the signed x-amz-content-sha256, which
  *   costs less CPU than MD5); completed objects are checked (size, ETag or
- *   composite checksum); the SHA-256 of the whole stream goes into a manifest
- *   written after every object completed.
+ *   composite checksum).
+ * - Manifest first: the SHA-256 of the whole stream is known once its last
+ *   byte is read, so the manifest is written then, before any object of the
+ *   backup completes (multipart uploads stay open, a last one-part object
+ *   waits in memory); the objects then complete last first. A completed
+ *   object thus always has a manifest; a kill in between leaves a manifest
+ *   without objects, which the next update deletes.
  * - If the producer fails (its stream errors) or the store keeps failing,
  *   everything is undone: open multipart uploads are aborted and objects
  *   already completed by this upload are deleted, so no object is left that
- *   looks like a complete backup, and no manifest is written.
+ *   looks like a complete backup, and the manifest is deleted again.
  *
  * @module
  */
 
 import type {
+  CompletedObject,
   MultipartUpload,
   PartReceipt,
   Remote,
@@ -120,6 +126,19 @@ export async function uploadStream(
   }).run();
 }
 
+/** Whether the store refused a request (a 4xx answer): then it stored nothing. */
+function _refused(e: unknown): boolean {
+  return e instanceof RemoteError && e.status !== undefined &&
+    e.status >= 400 && e.status < 500;
+}
+
+/** An object whose bytes are all sent; `finish` makes it visible under its key. */
+interface _Pending {
+  key: string;
+  size: number;
+  finish(): Promise<CompletedObject>;
+}
+
 /** What one upload is given; the sizes are checked already. */
 interface _UploadSetup extends UploadShape {
   /** Where the objects go. */
@@ -142,6 +161,10 @@ class _Upload {
   readonly #sending = new Slots();
   /** Objects completed by this upload (deleted again if it fails). */
   readonly #done: { key: string; size: number }[] = [];
+  /** Every object read and sent, waiting for its final step (in stream order). */
+  readonly #pending: _Pending[] = [];
+  /** Set once the manifest was written (deleted again if the upload fails). */
+  #manifest = false;
   readonly #open = new Set<MultipartUpload>();
   readonly #inflight = new Set<Promise<void>>();
   #failure: { error: unknown } | undefined;
@@ -190,19 +213,12 @@ class _Upload {
     try {
       signal?.throwIfAborted();
       for (let j = 0;; j++) {
-        const objKey = seqnKey(this.key, j);
-        const more = await this.#object(objKey);
+        const more = await this.#object(seqnKey(this.key, j));
         if (!more) break;
       }
       this.#check();
-      const sha256 = await this.#hasher.finish();
-      const manifest: Manifest = {
-        key: this.key,
-        objects: [...this.#done],
-        size: this.#read,
-        sha256,
-      };
-      await writeManifest(this.remote, manifest);
+      const manifest = await this.#writeManifest();
+      await this.#finishObjects();
       this.#progress(true);
       return {
         ...manifest,
@@ -218,7 +234,43 @@ class _Upload {
     }
   }
 
-  /** Uploads one object; resolves true when the stream continues past it. */
+  /**
+   * Writes the manifest once the stream's last byte was read and sent, and
+   * before any object of the backup is complete: a completed object always
+   * has its manifest.
+   */
+  async #writeManifest(): Promise<Manifest> {
+    const manifest: Manifest = {
+      key: this.key,
+      objects: this.#pending.map(({ key, size }) => ({ key, size })),
+      size: this.#read,
+      sha256: await this.#hasher.finish(),
+    };
+    // A failed write may still have stored it, unless the store refused it.
+    this.#manifest = true;
+    await writeManifest(this.remote, manifest).catch((e) => {
+      if (_refused(e)) this.#manifest = false;
+      throw e;
+    });
+    return manifest;
+  }
+
+  /**
+   * Makes the objects visible, the last first: until `.seqn0` lands, what is
+   * there lacks `.seqn0` and so never passes for a backup.
+   */
+  async #finishObjects(): Promise<void> {
+    for (const p of [...this.#pending].reverse()) {
+      this.#check();
+      // Listed before the request: a failure after the store kept the
+      // object must still delete it.
+      this.#done.push({ key: p.key, size: p.size });
+      const done = await p.finish().catch((e) => this.#refused(e));
+      await this.#verify(p.key, p.size, done.etag);
+    }
+  }
+
+  /** Reads and sends one object; resolves true when the stream continues past it. */
   async #object(objKey: string): Promise<boolean> {
     const size1 = Math.min(
       partSizeFor(1, this.first, this.limits),
@@ -227,36 +279,41 @@ class _Upload {
     const firstPart = await this.#readPart(size1);
     const eof = await this.#reader.atEnd();
     this.#check();
-    if (eof || firstPart.length === this.objMax) {
-      await this.#putWhole(objKey, firstPart);
-      return !eof;
+    // Only the last object may be one PutObject: it is held until the
+    // manifest is written. Earlier ones wait as open multipart uploads.
+    if (eof) {
+      await this.#holdWhole(objKey, firstPart);
+      return false;
     }
     await this.#multipart(objKey, firstPart);
     return !(await this.#reader.atEnd());
   }
 
-  /** Sends an object that is one part with one PutObject. */
-  async #putWhole(
+  /** Hashes the last object, one part, to be sent with one PutObject after the manifest. */
+  async #holdWhole(
     objKey: string,
     part: Uint8Array<ArrayBufferLike>,
   ): Promise<void> {
     const alg = this.remote.partChecksum;
     const { data, digest } = await this.#hasher.part(part, alg);
-    // Listed before the request: a failure after the store kept the
-    // object must still delete it.
-    this.#done.push({ key: objKey, size: data.length });
-    const done = await this.remote.put(objKey, data, {
-      storageClass: this.options.storageClass,
-      checksums: alg ? { [alg]: digest } : undefined,
-    }).catch((e) => this.#refused(e));
-    this.#parts++;
-    this.#release(data);
-    this.#sent += data.length;
-    await this.#verify(objKey, data.length, done.etag);
-    this.#progress(false);
+    this.#pending.push({
+      key: objKey,
+      size: data.length,
+      finish: async () => {
+        const done = await this.remote.put(objKey, data, {
+          storageClass: this.options.storageClass,
+          checksums: alg ? { [alg]: digest } : undefined,
+        });
+        this.#parts++;
+        this.#release(data);
+        this.#sent += data.length;
+        this.#progress(false);
+        return done;
+      },
+    });
   }
 
-  /** Sends an object as a multipart upload that starts with `firstPart`. */
+  /** Sends an object as a multipart upload that starts with `firstPart`, left open. */
   async #multipart(
     objKey: string,
     firstPart: Uint8Array<ArrayBufferLike>,
@@ -268,12 +325,15 @@ class _Upload {
     const receipts: PartReceipt[] = [];
     const size = await this.#sendParts(mp, firstPart, receipts);
     await this.#drain();
-    this.#done.push({ key: objKey, size });
-    const completed = await mp.complete(receipts).catch((e) =>
-      this.#refused(e)
-    );
-    this.#open.delete(mp);
-    await this.#verify(objKey, size, completed.etag);
+    this.#pending.push({
+      key: objKey,
+      size,
+      finish: async () => {
+        const done = await mp.complete(receipts);
+        this.#open.delete(mp);
+        return done;
+      },
+    });
   }
 
   /** Reads and launches parts until the object is full or the stream ends; returns its size. */
@@ -307,12 +367,7 @@ class _Upload {
    * answer) nothing was stored, so there is nothing to delete.
    */
   #refused(e: unknown): never {
-    if (
-      e instanceof RemoteError && e.status !== undefined && e.status >= 400 &&
-      e.status < 500
-    ) {
-      this.#done.pop();
-    }
+    if (_refused(e)) this.#done.pop();
     throw e;
   }
 
@@ -417,9 +472,8 @@ class _Upload {
     });
   }
 
-  /** Undoes everything after a failure; returns the error to throw. */
-  async #undo(error: unknown): Promise<unknown> {
-    await Promise.allSettled([...this.#inflight]);
+  /** Aborts the multipart uploads still open; returns what failed. */
+  async #abortOpen(): Promise<string[]> {
     const problems: string[] = [];
     for (const mp of this.#open) {
       try {
@@ -432,17 +486,37 @@ class _Upload {
         );
       }
     }
-    if (this.#done.length) {
+    return problems;
+  }
+
+  /** Deletes the objects this upload stored, then its manifest; returns what failed. */
+  async #deleteStored(): Promise<string[]> {
+    // Objects first: a manifest without objects is harmless (and cleaned
+    // up by the next update); an object without one is not.
+    const steps = [this.#done.map((o) => o.key)];
+    if (this.#manifest) steps.push([manifestKey(this.key)]);
+    for (const keys of steps) {
+      if (keys.length === 0) continue;
       try {
-        await this.remote.delete(this.#done.map((o) => o.key));
+        await this.remote.delete(keys);
       } catch (e) {
-        problems.push(
-          `deleting the partial objects ${
-            this.#done.map((o) => o.key).join(", ")
-          } failed (${(e as Error)?.message ?? e}); delete them by hand`,
-        );
+        return [
+          `deleting ${keys.join(", ")} failed (${
+            (e as Error)?.message ?? e
+          }); delete them by hand`,
+        ];
       }
     }
+    return [];
+  }
+
+  /** Undoes everything after a failure; returns the error to throw. */
+  async #undo(error: unknown): Promise<unknown> {
+    await Promise.allSettled([...this.#inflight]);
+    const problems = [
+      ...await this.#abortOpen(),
+      ...await this.#deleteStored(),
+    ];
     let err = error;
     if (this.#reader.producerError && error === this.#reader.producerError) {
       err = new ProducerError(
