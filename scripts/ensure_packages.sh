@@ -13,6 +13,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   pkg_of+=([radosgw]=radosgw [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [ceph]=ceph-common [radosgw-admin]=radosgw)
   # CLI tests run update with the clock set back or ahead.
   pkg_of+=([faketime]=faketime)
+  # The daemon test's systemd notify socket; a remote test's self-signed TLS endpoint.
+  pkg_of+=([python3]=python3-minimal [openssl]=openssl [setpriv]=util-linux [script]=bsdutils)
 fi
 if [ "$what" = bench ]; then
   # The transfer benchmark's peers, and GNU time for their peak RSS.
