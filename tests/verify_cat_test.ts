@@ -85,7 +85,7 @@ Deno.test({
     );
     assert.equal(
       good.stdout.split("\n").filter((l) =>
-        /^ok {4}.*sha256 verified, header matches/.test(l)
+        /^\S+ ok {4}.*sha256 verified, header matches/.test(l)
       ).length,
       n,
     );
@@ -246,3 +246,25 @@ function newestPath(snaps: string, ctransid: number): string {
   }
   throw new Error(`no snapshot .${ctransid}`);
 }
+
+Deno.test({
+  name: "verify stamps its lines in the config's zone",
+  ignore: skipUnlessRoot(),
+  fn: async () => {
+    await using env = await setup();
+    const file = `${env.src.mountPoint}/kolkata.ts`;
+    await Deno.writeTextFile(
+      file,
+      `export default ${
+        JSON.stringify({ ...env.config, timezone: "Asia/Kolkata" })
+      };\n`,
+    );
+    const r = await cli(["verify", file, "usb"]);
+    assert.equal(r.code, 0, r.all);
+    const lines = r.stdout.split("\n");
+    assert.equal(lines.length, env.backups.length + 1, r.stdout);
+    for (const line of lines) {
+      assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+\+05:30 /, line);
+    }
+  },
+});

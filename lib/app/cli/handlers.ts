@@ -226,8 +226,9 @@ async function _listBackups(args: ParsedArgs, base: Output): Promise<number> {
   return 0;
 }
 
-async function _verify(args: ParsedArgs, out: Output): Promise<number> {
+async function _verify(args: ParsedArgs, base: Output): Promise<number> {
   const { config, remote } = await configAndRemote(args);
+  const out = modeOutput(base, { timeZone: config.timezone });
   const bad = (message: string): never => {
     throw new UsageError(message, "verify");
   };
