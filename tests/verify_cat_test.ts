@@ -268,3 +268,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "verify fails a backup whose send parent is missing from the remote: it cannot be restored",
+  ignore: skipUnlessRoot(),
+  fn: async () => {
+    await using env = await setup();
+    const n = env.backups.length;
+    const victim = env.backups.find((b) =>
+      b.parent !== null &&
+      env.backups.some((c) => c.parent === b.uuid)
+    ) ?? env.backups.find((b) => b.parent === null)!;
+    const orphans = env.backups.filter((b) => b.parent === victim.uuid);
+    assert.ok(orphans.length >= 1, "a backup sent against the victim");
+    await Deno.remove(`${env.remote}/${victim.key}`);
+    await Deno.remove(`${env.remote}/${manifestKey(victim.key)}`);
+    const r = await cli(["verify", env.file, "usb", "--json"]);
+    assert.equal(r.code, 1, r.all);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.ok, false);
+    assert.equal(result.backups.length, n - 1);
+    for (const o of orphans) {
+      const c = result.backups.find((x: { uuid: string }) => x.uuid === o.uuid);
+      assert.equal(c.ok, false);
+      assert.equal(c.sha256, "verified", "the object itself is intact");
+      assert.match(c.note, new RegExp(`cannot be restored.*${victim.uuid}`));
+    }
+    const text = await cli(["verify", env.file, "usb"]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /1 failed|[2-9] failed/);
+    assert.ok(text.stdout.includes(`FAIL  ${orphans[0].key}: `), text.stdout);
+  },
+});

@@ -11,6 +11,7 @@
 
 import type { Config, ConfigInput } from "../../core/config_types.ts";
 import { formatSize } from "../../core/format.ts";
+import { incompleteByUuid, planChains } from "../../core/restore_chains.ts";
 import type { BackupInfo } from "../../core/types.ts";
 import { formatIsoSeconds } from "../../core/zone.ts";
 import { readSendStreamHead } from "../../drivers/btrfs/send_stream.ts";
@@ -96,11 +97,17 @@ export async function verify(
   try {
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
+    const unrestorable = _unrestorable(listing);
     const checks: BackupCheck[] = [];
     const chosen = _choose(listing.backups, options);
     await ensureRetrievable(remote, chosen, options.retrieval ?? {}, out);
     for (const b of chosen) {
       const check = await _checkOne(remote, b, config, options);
+      const why = unrestorable.get(b);
+      if (check.ok && why !== undefined) {
+        check.ok = false;
+        check.note = `cannot be restored: ${why}`;
+      }
       checks.push(check);
       out.log(_line(check));
     }
@@ -152,6 +159,31 @@ export function summarizeVerify(result: VerifyResult): string {
   } ok, ${failed} failed${
     noManifest ? `, ${noManifest} without a manifest (header checked only)` : ""
   }`;
+}
+
+/** Backups whose chain is broken (an ancestor missing or incomplete), with why. */
+function _unrestorable(
+  listing: {
+    backups: readonly BackupInfo[];
+    incomplete: readonly { keys: string[]; reason: string }[];
+  },
+): Map<BackupInfo, string> {
+  const incomplete = incompleteByUuid(listing.incomplete);
+  const groups = Map.groupBy(listing.backups, (b) => b.sourceUuid);
+  const out = new Map<BackupInfo, string>();
+  for (const [sourceUuid, backups] of groups) {
+    const sorted = backups.toSorted((a, b) => a.ctransid - b.ctransid);
+    const { broken } = planChains(
+      { sourceUuid, backups: sorted },
+      "all",
+      null,
+      incomplete,
+    );
+    for (const chain of broken) {
+      for (const b of chain.backups) out.set(b, chain.reason);
+    }
+  }
+  return out;
 }
 
 function _choose(
