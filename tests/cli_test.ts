@@ -457,6 +457,65 @@ Deno.test("an unknown remote id is bad input: list-backups and restore exit 2, n
   }
 });
 
+Deno.test("a local remote directory that is not there is bad input: list-backups, verify, cat, restore and status exit 2 naming the fix", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const gone = `${dir}/usb`;
+    const config = `${dir}/policy.ts`;
+    await Deno.writeTextFile(
+      config,
+      `export default ${
+        JSON.stringify({
+          timezone: "UTC",
+          remotes: [{ kind: "local", id: "usb", path: gone }],
+          sources: [{
+            kind: "btrfs",
+            path: `${dir}/data`,
+            snapshots: `${dir}/snaps`,
+            upload: [{ remote: "usb", preserve: "1d" }],
+          }],
+        })
+      };\n`,
+    );
+    const withConfig = [
+      ["list-backups", config, "usb"],
+      ["verify", config, "usb"],
+      ["cat", config, "usb", "0f3c9a2e"],
+      ["restore", config, `${dir}/dest`, "usb"],
+      ["status", config],
+    ];
+    for (const args of withConfig) {
+      const r = await inProcess(args);
+      assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+      const lines = r.stderr.split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0],
+        /directory .*\/usb does not exist.*is the disk mounted\?.*remotes\[0\]\.path/,
+      );
+    }
+    const withFlags = [
+      ["list-backups", "--local", gone],
+      ["verify", "--local", gone],
+      ["cat", "--local", gone, "0f3c9a2e"],
+      ["restore", "--local", gone, `${dir}/dest`],
+    ];
+    for (const args of withFlags) {
+      const r = await inProcess(args);
+      assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+      const lines = r.stderr.split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0],
+        /--local .*\/usb: the directory does not exist.*is the disk mounted\?/,
+      );
+    }
+    assert.deepEqual(await entries(dir), ["policy.ts"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("--json failures are one JSON object too, with the exit code", async () => {
   for (
     const [args, code] of [

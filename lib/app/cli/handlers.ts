@@ -19,6 +19,7 @@ import { type ParsedArgs, UsageError } from "./args.ts";
 import { closestSpelling as closest } from "../config/suggest.ts";
 import {
   checkDestArg,
+  checkLocalRemotes,
   configAndRemote,
   loadConfigArg,
   pipeThroughArg,
@@ -364,6 +365,10 @@ async function _duration(
 async function _status(args: ParsedArgs, base: Output): Promise<number> {
   const maxAgeMs = await _duration(args, "max-age");
   const config = await loadConfigArg(args);
+  await checkLocalRemotes(
+    config,
+    config.sources.flatMap((s) => s.upload.map((u) => u.remote)),
+  );
   const { status, renderStatus } = await import("../commands/status.ts");
   const report = await status(config, { maxAgeMs });
   const code = report.fresh ? 0 : 1;

@@ -13,6 +13,7 @@
 import { resolve } from "node:path";
 import type { Config, ConfigInput } from "../../core/config_types.ts";
 import { closestSpelling as closest } from "../config/suggest.ts";
+import { PreflightError, type PreflightProblem } from "../preflight_error.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
 
 /** A config made from flags, and the id of its one remote. */
@@ -133,12 +134,14 @@ export async function configAndRemote(
     const config = await loadConfigArg(args);
     const remote = args.required("remote");
     checkRemoteArg(config, remote, command);
+    await checkLocalRemotes(config, [remote]);
     return { config, remote };
   }
   const { validateConfig } = await import("../config/validate.ts");
   const { ConfigError } = await import("../config/error.ts");
+  let config: Config;
   try {
-    return { config: validateConfig(flags.config), remote: flags.remote };
+    config = validateConfig(flags.config);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     // The problems are in fields the flags filled: name the flags.
@@ -150,6 +153,50 @@ export async function configAndRemote(
       }).join("; "),
       command,
     );
+  }
+  const dir = args.string("local");
+  if (dir !== undefined && !(await _isDir(resolve(dir)))) {
+    throw new UsageError(
+      `--local ${
+        resolve(dir)
+      }: the directory does not exist or is not a directory (is the disk mounted?)`,
+      command,
+    );
+  }
+  return { config, remote: flags.remote };
+}
+
+/**
+ * Bad input (exit 2) when a local remote's directory is not there, as
+ * `update`'s preflight says it: a missing disk is not a failed read.
+ *
+ * @param config The config.
+ * @param ids The remotes the command reads.
+ * @throws {PreflightError} Naming each missing directory and its field.
+ */
+export async function checkLocalRemotes(
+  config: Config,
+  ids: readonly string[],
+): Promise<void> {
+  const problems: PreflightProblem[] = [];
+  for (const [i, r] of config.remotes.entries()) {
+    if (r.kind !== "local" || !ids.includes(r.id)) continue;
+    if (await _isDir(r.path)) continue;
+    problems.push({
+      kind: "remote",
+      message:
+        `remote ${r.id}: directory ${r.path} does not exist or is not a directory: create it (is the disk mounted?) or fix remotes[${i}].path`,
+    });
+  }
+  if (problems.length) throw new PreflightError(problems);
+}
+
+async function _isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e; // a permission error says itself (permission hint)
   }
 }
 
