@@ -16,6 +16,7 @@ import { consoleOutput, type Output } from "./lib/app/output.ts";
 import { RetrievalPendingError } from "./lib/app/retrieval.ts";
 import { permissionHint } from "./lib/app/permission_hint.ts";
 import { PreflightError } from "./lib/app/preflight_error.ts";
+import { RemoteError, SETTINGS_FAULTS } from "./lib/drivers/remote/errors.ts";
 import { UnmarkedRemoteError } from "./lib/drivers/remote/errors.ts";
 
 /**
@@ -105,7 +106,19 @@ function _exitCode(e: unknown, out: Output): number {
     return 75;
   }
   out.error(`snap2s3: ${e instanceof Error ? e.message : String(e)}`);
-  return 1;
+  return _settingsFault(e) ? 2 : 1;
+}
+
+/** A remote refusing its settings (no such bucket, a wrong key) is bad input. */
+function _settingsFault(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur instanceof Error && depth < 5; depth++) {
+    if (
+      cur instanceof RemoteError && !cur.transient &&
+      SETTINGS_FAULTS.has(cur.code)
+    ) return true;
+    cur = cur.cause;
+  }
+  return false;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -12,6 +12,7 @@ import { COMMANDS } from "../lib/app/cli/commands_table.ts";
 import { HANDLERS } from "../lib/app/cli/handlers.ts";
 import { logTime, memoryOutput, modeOutput } from "../lib/app/output.ts";
 import { describeRetry } from "../lib/app/remotes.ts";
+import { startS3Server } from "./fixtures/s3_server.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -514,6 +515,70 @@ Deno.test("a local remote directory that is not there is bad input: list-backups
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "a bucket that does not exist or a wrong secret key is bad input: exit 2, one line naming the fix, without the SDK's UnknownError",
+  ignore: skipUnlessRoot(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using server = await startS3Server();
+    const bucket = await server.createBucket();
+    const dir = await Deno.makeTempDir();
+    try {
+      const policy = async (name: string, over: Record<string, unknown>) => {
+        const file = `${dir}/${name}.ts`;
+        await Deno.writeTextFile(
+          file,
+          `export default ${
+            JSON.stringify({
+              timezone: "UTC",
+              remotes: [{
+                kind: "s3",
+                id: "ceph",
+                bucket,
+                endpoint: server.endpoint,
+                region: server.region,
+                accessKeyId: server.accessKeyId,
+                secretAccessKey: server.secretAccessKey,
+                ...over,
+              }],
+              sources: [{
+                kind: "btrfs",
+                path: `${dir}/data`,
+                snapshots: `${dir}/snaps`,
+                upload: [{ remote: "ceph", preserve: "1d" }],
+              }],
+            })
+          };\n`,
+        );
+        return file;
+      };
+      const cases: [string, RegExp][] = [
+        [
+          await policy("nobucket", { bucket: `${bucket}-missing` }),
+          /NoSuchBucket .*the bucket does not exist: create it, or fix the bucket name/,
+        ],
+        [
+          await policy("badkey", { secretAccessKey: "wrong" }),
+          /SignatureDoesNotMatch .*check the secret access key/,
+        ],
+      ];
+      for (const [file, want] of cases) {
+        for (const args of [["list-backups", file, "ceph"], ["status", file]]) {
+          const r = await inProcess(args);
+          assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+          assert.equal(r.stderr.split("\n").length, 1, r.stderr);
+          assert.match(r.stderr, want);
+          assert.doesNotMatch(r.stderr, /UnknownError/);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("--json failures are one JSON object too, with the exit code", async () => {

@@ -619,7 +619,7 @@ export const EXIT_CODES: readonly [code: string, meaning: string][] = [
   ["1", "failed, or refused (not confirmed, or no --force without a terminal)"],
   [
     "2",
-    "bad input: arguments, config, unknown remote, missing permission; or stopped by a guard (clock behind the newest snapshot, mass deletion without --allow-mass-delete)",
+    "bad input: arguments, config, unknown remote, missing permission, a remote refusing its settings (no such bucket, wrong key); or stopped by a guard (clock behind the newest snapshot, mass deletion without --allow-mass-delete)",
   ],
   [
     "75",

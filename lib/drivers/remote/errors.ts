@@ -272,7 +272,23 @@ export function explainError(error: unknown, what: string): string {
       ? "not found: check the bucket name, key prefix and endpoint"
       : undefined);
   const status = c.status ? ` (HTTP ${c.status})` : "";
-  return `${what} failed: ${c.code}${status}: ${msg}${
-    hint ? ` — ${hint}` : ""
-  }`;
+  // Some servers send no message: the SDK then says only "UnknownError".
+  const said = msg === "" || msg === "UnknownError" || msg === c.code
+    ? ""
+    : `: ${msg}`;
+  return `${what} failed: ${c.code}${status}${said}${hint ? ` — ${hint}` : ""}`;
 }
+
+/**
+ * Codes of permanent faults that only a change to the remote's settings or
+ * credentials cures (bad input: running again will not help).
+ */
+export const SETTINGS_FAULTS: ReadonlySet<string> = new Set([
+  "NoSuchBucket",
+  "InvalidBucketName",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "AuthorizationHeaderMalformed",
+  "PermanentRedirect",
+  "CredentialsProviderError",
+]);
