@@ -17,6 +17,7 @@ import {
   type SourcePlan,
   type Upload,
 } from "./plan.ts";
+import { baseName } from "../text.ts";
 
 /** The side effects the executor needs; the btrfs driver and the remotes provide them. */
 export interface ExecutorWorld {
@@ -95,13 +96,13 @@ export async function executePlan(
         await world.rename(made.path, finalPath);
         pending = { ...made, path: finalPath };
         report.created.push(pending);
-        world.log(`created snapshot ${_short(finalPath)}`, finalPath);
+        world.log(`created snapshot ${baseName(finalPath)}`, finalPath);
       }
       for (const r of source.renames) {
         await world.rename(r.from, r.to);
         report.renamed++;
         world.log(
-          `renamed ${_short(r.from)} -> ${_short(r.to)}`,
+          `renamed ${baseName(r.from)} -> ${baseName(r.to)}`,
           `${r.from} -> ${r.to}`,
         );
       }
@@ -111,9 +112,9 @@ export async function executePlan(
           ? world.rekey(upload, pending, source)
           : planned.key;
         world.log(
-          `uploading ${_short(upload.snapshot.path)} to ${upload.remoteId}` +
+          `uploading ${baseName(upload.snapshot.path)} to ${upload.remoteId}` +
             (upload.parent
-              ? ` (differential from ${_short(upload.parent.path)})`
+              ? ` (differential from ${baseName(upload.parent.path)})`
               : " (full)"),
           `key ${key}`,
         );
@@ -146,7 +147,7 @@ export async function executePlan(
       for (const s of source.destroys) {
         await world.destroy(s);
         report.destroyed++;
-        world.log(`destroyed snapshot ${_short(s.path)}`, s.path);
+        world.log(`destroyed snapshot ${baseName(s.path)}`, s.path);
       }
       for (const d of source.deletes) {
         await world.deleteBackup(d.remoteId, d.backup);
@@ -165,11 +166,6 @@ export async function executePlan(
     world.log(`stopped: ${report.error.message}`);
   }
   return report;
-}
-
-/** The last segment of a path: a snapshot's name. */
-function _short(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 function _resolvePending(upload: Upload, pending: SnapshotRef | null): Upload {

@@ -30,6 +30,7 @@ import {
   type Upload,
   verdictFacts,
 } from "./plan.ts";
+import { baseName, compareStrings } from "../text.ts";
 
 /**
  * Plan one run: whether to snapshot each source, which snapshots to rename,
@@ -99,7 +100,7 @@ function _planSource(
 ): SourcePlan {
   const sorted = _sorted(inv.snapshots, _bySnapshot);
   const managed = (s: SnapshotRef) =>
-    isManagedSnapshotName(_basename(s.path), inv.name);
+    isManagedSnapshotName(baseName(s.path), inv.name);
   const src: _Source = {
     inv,
     timeZone: input.timeZone,
@@ -391,19 +392,21 @@ function _sorted<T>(xs: readonly T[], cmp: (a: T, b: T) => number): T[] {
 
 /** Order of backups within a remote: ctransid, then first key. */
 function _byBackup(a: BackupInfo, b: BackupInfo): number {
-  return a.ctransid - b.ctransid || _cmpStr(a.keys[0] ?? "", b.keys[0] ?? "");
+  return a.ctransid - b.ctransid ||
+    compareStrings(a.keys[0] ?? "", b.keys[0] ?? "");
 }
 
 function _byVerdict(a: BackupVerdict, b: BackupVerdict): number {
   const fa = verdictFacts(a);
   const fb = verdictFacts(b);
-  return fa.ctransid - fb.ctransid || _cmpStr(fa.key, fb.key);
+  return fa.ctransid - fb.ctransid || compareStrings(fa.key, fb.key);
 }
 
 /** Order of snapshots everywhere: ctransid, then ctime, then uuid. */
 function _bySnapshot(a: SnapshotRef, b: SnapshotRef): number {
   return a.ctransid - b.ctransid ||
-    Temporal.Instant.compare(a.ctime, b.ctime) || _cmpStr(a.uuid, b.uuid);
+    Temporal.Instant.compare(a.ctime, b.ctime) ||
+    compareStrings(a.uuid, b.uuid);
 }
 
 const _KIND_ORDER: Record<KeepReason["kind"], number> = {
@@ -458,14 +461,6 @@ function _sortFlags<T extends typeof _FLAG_ORDER[number]>(flags: T[]): T[] {
   return [...new Set(flags)].sort((a, b) =>
     _FLAG_ORDER.indexOf(a) - _FLAG_ORDER.indexOf(b)
   );
-}
-
-function _cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function _basename(p: string): string {
-  return p.slice(p.lastIndexOf("/") + 1);
 }
 
 function _stripSlash(p: string): string {

@@ -18,6 +18,7 @@ import type {
 } from "./plan.ts";
 import { verdictFacts } from "./plan.ts";
 import { describeMassDeletion } from "./guards.ts";
+import { baseName } from "../text.ts";
 
 /** Options of {@link renderPlan}. */
 export interface RenderOptions {
@@ -95,7 +96,7 @@ function _renderSource(
   const pendingUuid = src.createSnapshot?.uuid;
   const nameWidth = Math.max(
     0,
-    ...src.snapshots.map((v) => _basename(v.snapshot.path).length),
+    ...src.snapshots.map((v) => baseName(v.snapshot.path).length),
   );
   for (const v of src.snapshots) {
     const isNew = src.createSnapshot !== null &&
@@ -110,7 +111,7 @@ function _renderSource(
       ? _describeReasons(v.reasons, multi) || "kept"
       : "not keeping";
     lines.push(
-      `    ${status} ${_basename(v.snapshot.path).padEnd(nameWidth)}  ${
+      `    ${status} ${baseName(v.snapshot.path).padEnd(nameWidth)}  ${
         c("dim", why)
       }`,
     );
@@ -121,7 +122,7 @@ function _renderSource(
       "  Foreign snapshots (not named by snap2s3: never renamed, destroyed or sent against):",
     );
     for (const s of src.foreign) {
-      lines.push(`    ${c("cyan", "foreign")} ${_basename(s.path)}`);
+      lines.push(`    ${c("cyan", "foreign")} ${baseName(s.path)}`);
     }
   }
 
@@ -166,7 +167,7 @@ function _renderSource(
   for (const r of src.renames) actions.push(`rename ${r.from} -> ${r.to}`);
   for (const u of src.uploads) {
     actions.push(
-      `upload  ${u.remoteId}: ${_basename(u.snapshot.path)} ${
+      `upload  ${u.remoteId}: ${baseName(u.snapshot.path)} ${
         _uploadKind(u, iso)
       }${u.replacingNewer ? " (replacing newer)" : ""}${
         u.repair ? " (repair)" : ""
@@ -379,10 +380,6 @@ function _describeReasons(
     if (!out.includes(s)) out.push(s);
   }
   return out.join(", ");
-}
-
-function _basename(p: string): string {
-  return p.slice(p.lastIndexOf("/") + 1);
 }
 
 /**

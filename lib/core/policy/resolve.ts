@@ -17,6 +17,7 @@ import type { BackupFlag, KeepReason } from "./vocabulary.ts";
 import type { Policy, Unit } from "./grammar.ts";
 import type { IntervalCalendar } from "./intervals.ts";
 import { brokenBackups } from "./chains.ts";
+import { compareStrings } from "../text.ts";
 
 export type { BackupFlag };
 
@@ -249,7 +250,7 @@ class _Resolver {
     for (const item of backupItems) {
       const group = item.ref;
       if (group.length < 2) continue;
-      group.sort((a, b) => _cmpStr(a.keys[0] ?? "", b.keys[0] ?? ""));
+      group.sort((a, b) => compareStrings(a.keys[0] ?? "", b.keys[0] ?? ""));
       const b = group[0];
       item.ctransid = b.ctransid;
       item.ms = b.ctime.epochMilliseconds;
@@ -457,8 +458,4 @@ class _Resolver {
     }
     return parent;
   }
-}
-
-function _cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
