@@ -23,6 +23,7 @@ import { NotFoundError } from "../drivers/remote/errors.ts";
 import type { Remote } from "../drivers/remote/remote.ts";
 import { manifestKey } from "../drivers/transfer/manifest.ts";
 import type { Output } from "./output.ts";
+import { sleep } from "../drivers/remote/retry.ts";
 
 /** The retrieval tiers, as `--tier` takes them. */
 export const RESTORE_TIERS: readonly RestoreTier[] = [
@@ -196,7 +197,7 @@ async function _waitFor(
   let left = [...pending];
   out.log(`waiting for the retrieval of ${what} (${wait})`);
   while (left.length > 0) {
-    await _sleep(delay, options.signal);
+    await sleep(delay, options.signal);
     report.polls++;
     const still = await _map(left, async (p) => {
       const s = await cold.archiveStatus(p.key);
@@ -225,21 +226,6 @@ function _seconds(ms: number): string {
   return ms < 120_000
     ? `${Math.round(ms / 100) / 10} s`
     : `${Math.round(ms / 60_000)} min`;
-}
-
-function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** `fn` over `items`, eight at a time, results in order. */

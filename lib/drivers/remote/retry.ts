@@ -153,7 +153,7 @@ export async function withRetry<T>(
         );
       }
       policy.onRetry?.({ what, attempt: failures, delayMs, error });
-      await _sleep(delayMs, signal);
+      await sleep(delayMs, signal);
     }
   }
 }
@@ -194,14 +194,19 @@ function _exhausted(
   );
 }
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Waits `ms` (rounded up to a whole millisecond; not at all when it is not
+ * positive), or rejects with the signal's reason as soon as it aborts (at
+ * once when it already has).
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (ms <= 0) return resolve();
+    if (signal?.aborted) return reject(signal.reason);
+    if (!(ms > 0)) return resolve();
     const t = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, Math.ceil(ms));
     const onAbort = () => {
       clearTimeout(t);
       reject(signal!.reason);

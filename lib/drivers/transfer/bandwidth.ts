@@ -11,6 +11,7 @@
  */
 
 import type { Pacer } from "../remote/pacer.ts";
+import { sleep } from "../remote/retry.ts";
 
 /** Options of {@linkcode TokenBucket}. */
 export interface TokenBucketOptions {
@@ -73,7 +74,7 @@ export class TokenBucket implements Pacer {
     this.bytesPerSecond = bytesPerSecond;
     this.burst = burst;
     this.#now = options.now ?? (() => performance.now());
-    this.#sleep = options.sleep ?? _sleep;
+    this.#sleep = options.sleep ?? sleep;
     this.#tokens = burst;
     this.#last = this.#now();
   }
@@ -109,22 +110,4 @@ export class TokenBucket implements Pacer {
       );
     }
   }
-}
-
-function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, Math.max(0, Math.ceil(ms)));
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
