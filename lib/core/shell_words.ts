@@ -81,3 +81,22 @@ function _unterminated(quote: string, text: string): SyntaxError {
     `${JSON.stringify(text)} has an unterminated ${quote}: close the quote`,
   );
 }
+
+/**
+ * The inverse of {@link splitShellWords} for messages: `argv` as one command
+ * line, each word that holds anything but plain characters in single quotes.
+ *
+ * @param argv The words.
+ * @returns One line a shell splits back into `argv`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { joinShellWords } from "./shell_words.ts";
+ * assert.equal(joinShellWords(["age", "-i", "my key"]), "age -i 'my key'");
+ * ```
+ */
+export function joinShellWords(argv: readonly string[]): string {
+  return argv.map((a) =>
+    /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`
+  ).join(" ");
+}

@@ -44,7 +44,7 @@ export async function runBtrfs(args: string[]): Promise<BtrfsOutput> {
   if (!out.success) {
     throw new BtrfsError(
       "command-failed",
-      `btrfs ${args.join(" ")} ${exitText(out)}: ${_errors(result.stderr)}`,
+      `btrfs ${args.join(" ")} ${exitText(out)}: ${errorText(result.stderr)}`,
     );
   }
   return result;
@@ -57,9 +57,27 @@ export function exitText(status: Deno.CommandStatus): string {
     : `exited with code ${status.code}`;
 }
 
-// btrfs-progs prints harmless WARNINGs for non-root users; keep the ERROR lines when there are any.
-function _errors(stderr: string): string {
-  const lines = stderr.trim().split("\n").filter((l) => l.trim());
+/**
+ * The message of a failed btrfs command from its stderr: the ERROR lines when
+ * there are any (btrfs-progs prints harmless WARNINGs for non-root users),
+ * else every line but receive's "Chroot to" notice, joined with "; ".
+ */
+export function errorText(stderr: string): string {
+  const lines = stderr.trim().split("\n").filter((l) =>
+    l.trim() && !l.startsWith("Chroot to ")
+  );
   const errors = lines.filter((l) => l.startsWith("ERROR"));
   return (errors.length ? errors : lines).join("; ") || "(no message)";
+}
+
+/** Sends `signal` to `child`, if it is still running. */
+export function killQuietly(
+  child: Deno.ChildProcess,
+  signal: Deno.Signal,
+): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Already exited.
+  }
 }

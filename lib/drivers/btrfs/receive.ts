@@ -11,7 +11,7 @@
 
 import { join, resolve } from "node:path";
 import type { SubvolumeInfo } from "../../core/types.ts";
-import { exitText, spawnBtrfs } from "./command.ts";
+import { errorText, exitText, killQuietly, spawnBtrfs } from "./command.ts";
 import { BtrfsError, fsError, isDenoPermissionError } from "./errors.ts";
 import { filesystemUuid } from "./ffi.ts";
 import {
@@ -135,7 +135,7 @@ export async function receive(
     throw new BtrfsError(
       "command-failed",
       `btrfs receive ${dir} ${exitText(status)}: ${
-        _errorLines(await output)
+        errorText(await output)
       }${partial}`,
     );
   }
@@ -158,7 +158,7 @@ async function _feed(
     try {
       next = await reader.read();
     } catch (e) {
-      _kill(child);
+      killQuietly(child, "SIGKILL");
       await child.status;
       await writer.abort().catch(() => {});
       throw new BtrfsError(
@@ -194,20 +194,4 @@ async function _received(
     );
   }
   return info;
-}
-
-function _kill(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // Already exited.
-  }
-}
-
-function _errorLines(text: string): string {
-  const lines = text.trim().split("\n").filter((l) =>
-    l.trim() && !l.startsWith("Chroot to ")
-  );
-  const errors = lines.filter((l) => l.startsWith("ERROR"));
-  return (errors.length ? errors : lines).join("; ") || "(no message)";
 }

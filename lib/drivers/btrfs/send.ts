@@ -9,7 +9,7 @@
 
 import { resolve } from "node:path";
 import type { SubvolumeInfo } from "../../core/types.ts";
-import { exitText, runBtrfs, spawnBtrfs } from "./command.ts";
+import { exitText, killQuietly, runBtrfs, spawnBtrfs } from "./command.ts";
 import { BtrfsError } from "./errors.ts";
 import { enlargePipe, readSmallFile } from "./ffi.ts";
 import { assertSameFilesystem, getSubvolumeInfo } from "./subvolume.ts";
@@ -200,7 +200,7 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
       try {
         chunk = await reader.read(new Uint8Array(buffer));
       } catch (e) {
-        _kill(child);
+        killQuietly(child, "SIGTERM");
         await child.status;
         controller.error(
           new BtrfsError(
@@ -246,20 +246,12 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
     },
     async cancel(reason): Promise<void> {
       cancelled = true;
-      _kill(child);
+      killQuietly(child, "SIGTERM");
       await reader.cancel(reason).catch(() => {});
       await child.status;
       await stderr;
     },
   });
-}
-
-function _kill(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
 }
 
 async function _readOnlySubvolume(

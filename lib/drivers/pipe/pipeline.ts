@@ -7,6 +7,8 @@
  * @module
  */
 
+import { joinShellWords } from "../../core/shell_words.ts";
+
 /** How one stage of a pipeline failed. */
 export interface StageFailure {
   /** 0-based position in the pipeline. */
@@ -82,12 +84,6 @@ const _PACKAGES: Record<string, string> = {
   btrfs: "btrfs-progs",
 };
 
-function _quote(argv: readonly string[]): string {
-  return argv.map((a) =>
-    /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`
-  ).join(" ");
-}
-
 function _installHint(program: string): string {
   const name = program.split("/").pop() ?? program;
   const pkg = _PACKAGES[name];
@@ -102,7 +98,7 @@ function _spawnError(
   count: number,
   e: unknown,
 ): Error {
-  const where = `pipe stage ${index + 1}/${count} \`${_quote(argv)}\``;
+  const where = `pipe stage ${index + 1}/${count} \`${joinShellWords(argv)}\``;
   if (e instanceof Deno.errors.NotFound) {
     return new Error(
       `${where}: program "${argv[0]}" not found; ${_installHint(argv[0])}`,
@@ -149,7 +145,7 @@ function _describeFailure(f: StageFailure, count: number): string {
     : `exited with code ${f.code}`;
   const stderr = f.stderr === "" ? "(no stderr)" : `stderr: ${f.stderr}`;
   return `pipe stage ${f.index + 1}/${count} \`${
-    _quote(f.argv)
+    joinShellWords(f.argv)
   }\` ${how}; ${stderr}`;
 }
 

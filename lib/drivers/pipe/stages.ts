@@ -7,6 +7,7 @@
  */
 
 import type { PipeStage } from "../../core/config_types.ts";
+import { joinShellWords } from "../../core/shell_words.ts";
 
 /** Options for finding inverse commands. */
 export interface InverseOptions {
@@ -195,13 +196,6 @@ function _recognisedInverse(
   return null;
 }
 
-function _quote(argv: readonly string[]): string {
-  return argv.map((a) =>
-    /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`
-  )
-    .join(" ");
-}
-
 /**
  * The command that undoes a stage on restore.
  *
@@ -233,7 +227,7 @@ export function stageInverseArgv(
       if (guess) return guess;
       throw new Error(
         `pipe stage \`${
-          _quote(stage.argv)
+          joinShellWords(stage.argv)
         }\` has no inverse, so restore cannot undo it: set inverse in the config (cmd(argv, { inverse: [...] })), or pass the inverse commands to restore with --pipe-through`,
       );
     }
