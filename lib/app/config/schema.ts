@@ -143,19 +143,23 @@ export const pipeStageSchema = z.discriminatedUnion("kind", [
 // ---------------------------------------------------------------------------
 // Remotes
 
-const _endpoint = z.string().refine((u) => {
-  try {
-    const url = new URL(u);
-    return url.protocol === "https:" || url.protocol === "http:";
-  } catch {
-    return false;
-  }
-}, {
-  error: (iss) =>
-    `not an http(s) URL: ${
-      JSON.stringify(iss.input)
-    }; write the full URL, e.g. "https://s3.example.com"`,
-});
+/** An http(s) URL; `fix` says what to write instead of anything else. */
+function _httpUrl(fix: string) {
+  return z.string().refine((u) => {
+    try {
+      const url = new URL(u);
+      return url.protocol === "https:" || url.protocol === "http:";
+    } catch {
+      return false;
+    }
+  }, {
+    error: (iss) => `not an http(s) URL: ${JSON.stringify(iss.input)}; ${fix}`,
+  });
+}
+
+const _endpoint = _httpUrl(
+  'write the full URL, e.g. "https://s3.example.com"',
+);
 
 const _objectLock = strictConfigObject({
   /** GOVERNANCE (deletable with s3:BypassGovernanceRetention) or COMPLIANCE (by nobody). */
@@ -315,19 +319,9 @@ export const sourceSchema = z.discriminatedUnion("kind", [_btrfsSource]);
 // ---------------------------------------------------------------------------
 // Hooks and metrics
 
-const _hookUrl = z.string().refine((u) => {
-  try {
-    const url = new URL(u);
-    return url.protocol === "https:" || url.protocol === "http:";
-  } catch {
-    return false;
-  }
-}, {
-  error: (iss) =>
-    `not an http(s) URL: ${
-      JSON.stringify(iss.input)
-    }; give a URL to POST the run's JSON summary to (e.g. "https://hc-ping.com/<uuid>"), or a command as an array (["/usr/local/bin/notify", "arg"])`,
-});
+const _hookUrl = _httpUrl(
+  `give a URL to POST the run's JSON summary to (e.g. "https://hc-ping.com/<uuid>"), or a command as an array (["/usr/local/bin/notify", "arg"])`,
+);
 
 /** Schema of one hook: a URL to POST the run's JSON summary to, or a command (argv) that reads it on stdin. */
 export const notifyTargetSchema = z.union([
