@@ -18,6 +18,28 @@ import { s3Remote } from "../drivers/remote/s3.ts";
 import { TokenBucket } from "../drivers/transfer/bandwidth.ts";
 import { parseRate } from "../core/rate.ts";
 
+/**
+ * Opens remote `id` of `configs`, reads its listing and runs `fn` with both;
+ * the remote is closed afterwards, whatever `fn` did.
+ *
+ * @param configs The config's remotes.
+ * @param id The remote's id; unknown ids throw naming the defined ones.
+ * @param fn What to do with the remote and its listing.
+ * @returns What `fn` returns.
+ */
+export async function withListing<T>(
+  configs: readonly RemoteConfig[],
+  id: string,
+  fn: (remote: Remote, listing: ListingGroups) => Promise<T>,
+): Promise<T> {
+  const remotes = new RemoteSet(configs);
+  try {
+    return await fn(remotes.get(id), await remotes.listing(id));
+  } finally {
+    remotes.close();
+  }
+}
+
 /** Options of {@linkcode openRemote} and {@linkcode RemoteSet}. */
 export interface OpenRemoteOptions {
   /** Told before each retry of a request (S3 remotes; a local directory does not retry). */

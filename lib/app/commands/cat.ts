@@ -23,7 +23,7 @@ import { downloadStream } from "../../drivers/transfer/download.ts";
 import { validateConfig } from "../config/validate.ts";
 import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
 import { memoryOutput, type Output } from "../output.ts";
-import { RemoteSet } from "../remotes.ts";
+import { withListing } from "../remotes.ts";
 import {
   configuredStages,
   undoCommands,
@@ -72,51 +72,53 @@ export async function cat(
 ): Promise<CatResult> {
   const config = validateConfig(configInput);
   const out = options.output ?? memoryOutput();
-  const remotes = new RemoteSet(config.remotes);
-  try {
-    const remote = remotes.get(options.remote);
-    const listing = await remotes.listing(options.remote);
-    const b = _find(listing.backups, options, config.timezone);
-    const undo = undoCommands(
-      b,
-      configuredStages(config, options.remote, b.name),
-      options,
-    );
-    await ensureRetrievable(remote, [b], options.retrieval ?? {}, out);
-    let verified = true;
-    const dl = await downloadStream(remote, b.keys, {
-      verify: options.verify ?? true,
-      onUnverified: (why) => {
-        verified = false;
-        out.error(`warning: not checksum-verified: ${why}`);
-      },
-    });
-    const { stream } = await readSendStreamHead(pipeThrough(dl.stream, undo), {
-      label: `backup ${b.keys[0]}`,
-      expect: {
-        uuid: b.uuid,
-        ctransid: b.ctransid,
-        parentUuid: b.sendParentUuid,
-      },
-    });
-    let bytes = 0;
-    await stream.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, c) {
-          bytes += chunk.length;
-          c.enqueue(chunk);
+  return withListing(
+    config.remotes,
+    options.remote,
+    async (remote, listing) => {
+      const b = _find(listing.backups, options, config.timezone);
+      const undo = undoCommands(
+        b,
+        configuredStages(config, options.remote, b.name),
+        options,
+      );
+      await ensureRetrievable(remote, [b], options.retrieval ?? {}, out);
+      let verified = true;
+      const dl = await downloadStream(remote, b.keys, {
+        verify: options.verify ?? true,
+        onUnverified: (why) => {
+          verified = false;
+          out.error(`warning: not checksum-verified: ${why}`);
         },
-      }),
-    ).pipeTo(sink, { preventClose: pipeOptions.preventClose });
-    out.error(
-      `wrote ${b.keys[0]}: ${bytes} bytes${
-        verified ? ", sha256 verified" : ""
-      }`,
-    );
-    return { key: b.keys[0], bytes, verified };
-  } finally {
-    remotes.close();
-  }
+      });
+      const { stream } = await readSendStreamHead(
+        pipeThrough(dl.stream, undo),
+        {
+          label: `backup ${b.keys[0]}`,
+          expect: {
+            uuid: b.uuid,
+            ctransid: b.ctransid,
+            parentUuid: b.sendParentUuid,
+          },
+        },
+      );
+      let bytes = 0;
+      await stream.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, c) {
+            bytes += chunk.length;
+            c.enqueue(chunk);
+          },
+        }),
+      ).pipeTo(sink, { preventClose: pipeOptions.preventClose });
+      out.error(
+        `wrote ${b.keys[0]}: ${bytes} bytes${
+          verified ? ", sha256 verified" : ""
+        }`,
+      );
+      return { key: b.keys[0], bytes, verified };
+    },
+  );
 }
 
 /**

@@ -25,7 +25,7 @@ import {
 import { validateConfig } from "../config/validate.ts";
 import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
 import { memoryOutput, type Output } from "../output.ts";
-import { RemoteSet } from "../remotes.ts";
+import { withListing } from "../remotes.ts";
 import {
   configuredStages,
   undoCommands,
@@ -93,47 +93,46 @@ export async function verify(
 ): Promise<VerifyResult> {
   const config = validateConfig(configInput);
   const out = options.output ?? memoryOutput();
-  const remotes = new RemoteSet(config.remotes);
-  try {
-    const remote = remotes.get(options.remote);
-    const listing = await remotes.listing(options.remote);
-    const unrestorable = _unrestorable(listing);
-    const checks: BackupCheck[] = [];
-    const chosen = _choose(listing.backups, options);
-    await ensureRetrievable(remote, chosen, options.retrieval ?? {}, out);
-    for (const b of chosen) {
-      const check = await _checkOne(remote, b, config, options);
-      const why = unrestorable.get(b);
-      if (check.ok && why !== undefined) {
-        check.ok = false;
-        check.note = `cannot be restored: ${why}`;
+  return withListing(
+    config.remotes,
+    options.remote,
+    async (remote, listing) => {
+      const unrestorable = _unrestorable(listing);
+      const checks: BackupCheck[] = [];
+      const chosen = _choose(listing.backups, options);
+      await ensureRetrievable(remote, chosen, options.retrieval ?? {}, out);
+      for (const b of chosen) {
+        const check = await _checkOne(remote, b, config, options);
+        const why = unrestorable.get(b);
+        if (check.ok && why !== undefined) {
+          check.ok = false;
+          check.note = `cannot be restored: ${why}`;
+        }
+        checks.push(check);
+        out.log(_line(check));
       }
-      checks.push(check);
-      out.log(_line(check));
-    }
-    for (const i of listing.incomplete) {
-      const check: BackupCheck = {
-        key: i.keys[0],
-        name: "",
-        uuid: "",
-        ctime: "",
-        size: null,
-        sha256: "not checked",
-        header: "not checked",
-        note: `incomplete: ${i.reason}`,
-        ok: false,
+      for (const i of listing.incomplete) {
+        const check: BackupCheck = {
+          key: i.keys[0],
+          name: "",
+          uuid: "",
+          ctime: "",
+          size: null,
+          sha256: "not checked",
+          header: "not checked",
+          note: `incomplete: ${i.reason}`,
+          ok: false,
+        };
+        checks.push(check);
+        out.log(_line(check));
+      }
+      return {
+        remote: options.remote,
+        backups: checks,
+        ok: checks.every((c) => c.ok),
       };
-      checks.push(check);
-      out.log(_line(check));
-    }
-    return {
-      remote: options.remote,
-      backups: checks,
-      ok: checks.every((c) => c.ok),
-    };
-  } finally {
-    remotes.close();
-  }
+    },
+  );
 }
 
 /** One line for a terminal: `ok  <ctime> <name> <uuid> (size, sha256 verified, header matches)`. */
