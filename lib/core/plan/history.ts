@@ -113,10 +113,8 @@ export function historyRecorder(): HistoryRecorder {
   };
 }
 
-/** One calendar month of a history. */
-export interface MonthSummary {
-  /** `YYYY-MM` in the simulation's zone. */
-  month: string;
+/** What a stretch of a history did: its runs, uploads and deletes. */
+export interface HistoryCounts {
   /** Update runs. */
   runs: number;
   /** Backups uploaded. */
@@ -125,28 +123,22 @@ export interface MonthSummary {
   fulls: number;
   /** Backups deleted. */
   deletes: number;
-  /** The longest chain (backups a restore reads) of a backup uploaded this month. */
+  /** The longest chain (backups a restore reads) of a backup uploaded in the stretch. */
   deepestChain: number;
   /** Bytes uploaded, when a size model was given. */
   uploadedBytes?: number;
 }
 
+/** One calendar month of a history. */
+export interface MonthSummary extends HistoryCounts {
+  /** `YYYY-MM` in the simulation's zone. */
+  month: string;
+}
+
 /** A history in brief. */
-export interface HistorySummary {
+export interface HistorySummary extends HistoryCounts {
   /** Per calendar month, in order. */
   months: MonthSummary[];
-  /** Update runs. */
-  runs: number;
-  /** Backups uploaded. */
-  uploads: number;
-  /** Of which full. */
-  fulls: number;
-  /** Backups deleted. */
-  deletes: number;
-  /** The longest chain of any backup uploaded. */
-  deepestChain: number;
-  /** Bytes uploaded, when a size model was given. */
-  uploadedBytes?: number;
 }
 
 /**
@@ -160,15 +152,15 @@ export function summarizeHistory(
 ): HistorySummary {
   const zone = Zone.get(timeZone);
   const months: MonthSummary[] = [];
-  const total: HistorySummary = {
-    months,
+  const zero = (): HistoryCounts => ({
     runs: 0,
     uploads: 0,
     fulls: 0,
     deletes: 0,
     deepestChain: 0,
     ...(bytesOf ? { uploadedBytes: 0 } : {}),
-  };
+  });
+  const total: HistorySummary = { months, ...zero() };
   for (const r of runs) {
     const w = zone.wall(r.at.epochMilliseconds);
     const key = `${String(w.year).padStart(4, "0")}-${
@@ -176,15 +168,7 @@ export function summarizeHistory(
     }`;
     let m = months[months.length - 1];
     if (m?.month !== key) {
-      m = {
-        month: key,
-        runs: 0,
-        uploads: 0,
-        fulls: 0,
-        deletes: 0,
-        deepestChain: 0,
-        ...(bytesOf ? { uploadedBytes: 0 } : {}),
-      };
+      m = { month: key, ...zero() };
       months.push(m);
     }
     for (const s of [m, total]) {
