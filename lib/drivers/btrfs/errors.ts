@@ -49,10 +49,10 @@ export function isDenoPermissionError(e: unknown): boolean {
  */
 export function ffiLoadError(e: unknown): BtrfsError {
   if (isDenoPermissionError(e)) {
-    return new BtrfsError(
-      "permission",
-      "reading btrfs subvolume metadata needs FFI access: run deno with --allow-ffi",
-      { cause: e },
+    return _flagMissing(
+      e,
+      "reading btrfs subvolume metadata needs FFI access",
+      "--allow-ffi",
     );
   }
   return new BtrfsError(
@@ -70,10 +70,10 @@ export function ffiLoadError(e: unknown): BtrfsError {
  */
 export function spawnError(e: unknown): unknown {
   if (isDenoPermissionError(e)) {
-    return new BtrfsError(
-      "permission",
-      "running btrfs needs permission: run deno with --allow-run=btrfs",
-      { cause: e },
+    return _flagMissing(
+      e,
+      "running btrfs needs permission",
+      "--allow-run=btrfs",
     );
   }
   if (e instanceof Deno.errors.NotFound) {
@@ -105,18 +105,24 @@ export function fsError(
   access: "read" | "write",
 ): unknown {
   if (isDenoPermissionError(e)) {
-    return new BtrfsError(
-      "permission",
-      `${
-        access === "read" ? "reading" : "changing"
-      } ${path} needs permission: run deno with --allow-${access}`,
-      { cause: e },
+    const doing = access === "read" ? "reading" : "changing";
+    return _flagMissing(
+      e,
+      `${doing} ${path} needs permission`,
+      `--allow-${access}`,
     );
   }
   if (e instanceof Deno.errors.NotFound) {
     return new BtrfsError("not-found", `${path} does not exist`, { cause: e });
   }
   return e;
+}
+
+/** A missing Deno permission flag, as "<what>: run deno with <flag>". */
+function _flagMissing(e: unknown, what: string, flag: string): BtrfsError {
+  return new BtrfsError("permission", `${what}: run deno with ${flag}`, {
+    cause: e,
+  });
 }
 
 function _message(e: unknown): string {

@@ -104,6 +104,21 @@ function _withFd<T>(path: string, fn: (lib: _Libc, fd: number) => T): T {
   }
 }
 
+/** A failed read-only btrfs ioctl: ENOTTY or EINVAL mean the path is not on btrfs. */
+function _btrfsIoctlError(
+  path: string,
+  what: string,
+  errno: number,
+): BtrfsError {
+  if (errno === 25 || errno === 22) {
+    return new BtrfsError(
+      "not-btrfs",
+      `${path} is not on a btrfs filesystem: give a path on a mounted btrfs`,
+    );
+  }
+  return errnoError(`cannot read ${what} of ${path}`, errno);
+}
+
 /**
  * Runs BTRFS_IOC_GET_SUBVOL_INFO on `path` and returns the raw 504-byte
  * struct btrfs_ioctl_get_subvol_info_args. Needs no root.
@@ -113,14 +128,7 @@ export function ioctlGetSubvolInfo(path: string): Uint8Array<ArrayBuffer> {
     const buf = new Uint8Array(SUBVOL_INFO_SIZE);
     // Success is any non-negative return (0 for the top level, 1 for others).
     if (lib.ioctl(fd, _IOC_GET_SUBVOL_INFO, buf) < 0) {
-      const errno = _errno(lib);
-      if (errno === 25 || errno === 22) {
-        throw new BtrfsError(
-          "not-btrfs",
-          `${path} is not on a btrfs filesystem: give a path on a mounted btrfs`,
-        );
-      }
-      throw errnoError(`cannot read subvolume info of ${path}`, errno);
+      throw _btrfsIoctlError(path, "subvolume info", _errno(lib));
     }
     return buf;
   });
@@ -131,14 +139,7 @@ export function filesystemUuid(path: string): string {
   return _withFd(path, (lib, fd) => {
     const buf = new Uint8Array(1024);
     if (lib.ioctl(fd, _IOC_FS_INFO, buf) < 0) {
-      const errno = _errno(lib);
-      if (errno === 25 || errno === 22) {
-        throw new BtrfsError(
-          "not-btrfs",
-          `${path} is not on a btrfs filesystem: give a path on a mounted btrfs`,
-        );
-      }
-      throw errnoError(`cannot read filesystem info of ${path}`, errno);
+      throw _btrfsIoctlError(path, "filesystem info", _errno(lib));
     }
     return formatUuid(buf.subarray(16, 32));
   });
