@@ -19,7 +19,7 @@ import {
   readSendStreamHead,
   type SendStreamHead,
 } from "./send_stream.ts";
-import { getSubvolumeInfo } from "./subvolume.ts";
+import { getSubvolumeInfo, statPath } from "./subvolume.ts";
 
 /** Options of {@linkcode receive}. */
 export interface ReceiveOptions {
@@ -42,18 +42,10 @@ export interface ReceiveOptions {
  */
 export async function checkReceiveDir(intoDir: string): Promise<string> {
   const dir = resolve(intoDir);
-  let stat: Deno.FileInfo;
-  try {
-    stat = await Deno.stat(dir);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new BtrfsError(
-        "not-found",
-        `destination ${dir} does not exist: create it on a btrfs filesystem`,
-      );
-    }
-    throw fsError(e, dir, "read");
-  }
+  const stat = await statPath(
+    dir,
+    `destination ${dir} does not exist: create it on a btrfs filesystem`,
+  );
   if (!stat.isDirectory) {
     throw new BtrfsError(
       "not-found",

@@ -24,6 +24,7 @@ import {
   assertSubvolume,
   getSubvolumeInfo,
   parseSubvolInfo,
+  statPath,
 } from "./subvolume.ts";
 
 /**
@@ -223,19 +224,10 @@ function _assertName(name: string): void {
 }
 
 async function _assertDirectory(path: string, what: string): Promise<void> {
-  let st: Deno.FileInfo;
-  try {
-    st = await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new BtrfsError(
-        "not-found",
-        `${what} ${path} does not exist: create it on the source's btrfs filesystem`,
-        { cause: e },
-      );
-    }
-    throw fsError(e, path, "read");
-  }
+  const st = await statPath(
+    path,
+    `${what} ${path} does not exist: create it on the source's btrfs filesystem`,
+  );
   if (!st.isDirectory) {
     throw new BtrfsError("not-found", `${what} ${path} is not a directory`);
   }

@@ -87,17 +87,31 @@ export function parseSubvolInfo(path: string, buf: Uint8Array): SubvolumeInfo {
 }
 
 /**
+ * `Deno.stat` of `path` with the driver's errors: a missing `--allow-read`
+ * gets its fix, and a missing path is "not-found" with `missing` as the
+ * message when given.
+ */
+export async function statPath(
+  path: string,
+  missing?: string,
+): Promise<Deno.FileInfo> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (missing !== undefined && e instanceof Deno.errors.NotFound) {
+      throw new BtrfsError("not-found", missing, { cause: e });
+    }
+    throw fsError(e, path, "read");
+  }
+}
+
+/**
  * Whether `path` is the root directory of a btrfs subvolume. False for plain
  * directories, files and paths on other filesystems; throws when it does not
  * exist.
  */
 export async function isSubvolume(path: string): Promise<boolean> {
-  let st: Deno.FileInfo;
-  try {
-    st = await Deno.stat(path);
-  } catch (e) {
-    throw fsError(e, path, "read");
-  }
+  const st = await statPath(path);
   if (!st.isDirectory || st.ino !== _SUBVOL_ROOT_INO) return false;
   try {
     ioctlGetSubvolInfo(path);
@@ -110,12 +124,7 @@ export async function isSubvolume(path: string): Promise<boolean> {
 
 /** Throws a clear {@linkcode BtrfsError} unless `path` is a btrfs subvolume. */
 export async function assertSubvolume(path: string): Promise<void> {
-  let st: Deno.FileInfo;
-  try {
-    st = await Deno.stat(path);
-  } catch (e) {
-    throw fsError(e, path, "read");
-  }
+  const st = await statPath(path);
   if (!st.isDirectory) {
     throw new BtrfsError(
       "not-subvolume",
