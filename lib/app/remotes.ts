@@ -19,20 +19,20 @@ import { TokenBucket } from "../drivers/transfer/bandwidth.ts";
 import { parseRate } from "../core/rate.ts";
 
 /**
- * Opens remote `id` of `configs`, reads its listing and runs `fn` with both;
+ * Opens remote `id` of `config`, reads its listing and runs `fn` with both;
  * the remote is closed afterwards, whatever `fn` did.
  *
- * @param configs The config's remotes.
+ * @param config The config, for its remotes.
  * @param id The remote's id; unknown ids throw naming the defined ones.
  * @param fn What to do with the remote and its listing.
  * @returns What `fn` returns.
  */
 export async function withListing<T>(
-  configs: readonly RemoteConfig[],
+  config: { readonly remotes: readonly RemoteConfig[] },
   id: string,
   fn: (remote: Remote, listing: ListingGroups) => Promise<T>,
 ): Promise<T> {
-  const remotes = new RemoteSet(configs);
+  const remotes = new RemoteSet(config.remotes);
   try {
     return await fn(remotes.get(id), await remotes.listing(id));
   } finally {

@@ -20,9 +20,9 @@ import type { BackupInfo } from "../../core/types.ts";
 import { readSendStreamHead } from "../../drivers/btrfs/send_stream.ts";
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
-import { validateConfig } from "../config/validate.ts";
 import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
-import { memoryOutput, type Output } from "../output.ts";
+import type { Output } from "../output.ts";
+import { commandContext } from "./_context.ts";
 import { withListing } from "../remotes.ts";
 import {
   configuredStages,
@@ -70,55 +70,50 @@ export async function cat(
   sink: WritableStream<Uint8Array>,
   pipeOptions: { preventClose?: boolean } = {},
 ): Promise<CatResult> {
-  const config = validateConfig(configInput);
-  const out = options.output ?? memoryOutput();
-  return withListing(
-    config.remotes,
-    options.remote,
-    async (remote, listing) => {
-      const b = _find(listing.backups, options, config.timezone);
-      const undo = undoCommands(
-        b,
-        configuredStages(config, options.remote, b.name),
-        options,
-      );
-      await ensureRetrievable(remote, [b], options.retrieval ?? {}, out);
-      let verified = true;
-      const dl = await downloadStream(remote, b.keys, {
-        verify: options.verify ?? true,
-        onUnverified: (why) => {
-          verified = false;
-          out.error(`warning: not checksum-verified: ${why}`);
+  const { config, out } = commandContext(configInput, options);
+  return await withListing(config, options.remote, async (remote, listing) => {
+    const b = _find(listing.backups, options, config.timezone);
+    const undo = undoCommands(
+      b,
+      configuredStages(config, options.remote, b.name),
+      options,
+    );
+    await ensureRetrievable(remote, [b], options.retrieval ?? {}, out);
+    let verified = true;
+    const dl = await downloadStream(remote, b.keys, {
+      verify: options.verify ?? true,
+      onUnverified: (why) => {
+        verified = false;
+        out.error(`warning: not checksum-verified: ${why}`);
+      },
+    });
+    const { stream } = await readSendStreamHead(
+      pipeThrough(dl.stream, undo),
+      {
+        label: `backup ${b.keys[0]}`,
+        expect: {
+          uuid: b.uuid,
+          ctransid: b.ctransid,
+          parentUuid: b.sendParentUuid,
         },
-      });
-      const { stream } = await readSendStreamHead(
-        pipeThrough(dl.stream, undo),
-        {
-          label: `backup ${b.keys[0]}`,
-          expect: {
-            uuid: b.uuid,
-            ctransid: b.ctransid,
-            parentUuid: b.sendParentUuid,
-          },
+      },
+    );
+    let bytes = 0;
+    await stream.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) {
+          bytes += chunk.length;
+          c.enqueue(chunk);
         },
-      );
-      let bytes = 0;
-      await stream.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, c) {
-            bytes += chunk.length;
-            c.enqueue(chunk);
-          },
-        }),
-      ).pipeTo(sink, { preventClose: pipeOptions.preventClose });
-      out.error(
-        `wrote ${b.keys[0]}: ${bytes} bytes${
-          verified ? ", sha256 verified" : ""
-        }`,
-      );
-      return { key: b.keys[0], bytes, verified };
-    },
-  );
+      }),
+    ).pipeTo(sink, { preventClose: pipeOptions.preventClose });
+    out.error(
+      `wrote ${b.keys[0]}: ${bytes} bytes${
+        verified ? ", sha256 verified" : ""
+      }`,
+    );
+    return { key: b.keys[0], bytes, verified };
+  });
 }
 
 /**

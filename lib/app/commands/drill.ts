@@ -16,8 +16,8 @@ import {
   checkReceiveDir,
   getSubvolumeInfo,
 } from "../../drivers/btrfs/driver.ts";
-import { validateConfig } from "../config/validate.ts";
-import { memoryOutput, type Output } from "../output.ts";
+import type { Output } from "../output.ts";
+import { commandContext } from "./_context.ts";
 import type { UndoOptions } from "../undo_pipe.ts";
 import { restore, RestoreError, type RestoreResult } from "./restore.ts";
 
@@ -74,8 +74,7 @@ export async function drill(
   configInput: Config | ConfigInput,
   options: DrillOptions,
 ): Promise<DrillResult> {
-  const config = validateConfig(configInput);
-  const out = options.output ?? memoryOutput();
+  const { config, out } = commandContext(configInput, options);
   const dir = await checkReceiveDir(options.dir);
   const scratch = await Deno.makeTempDir({ dir, prefix: "snap2s3-drill-" });
   try {

@@ -33,9 +33,9 @@ import {
 import { pipeThrough } from "../../drivers/pipe/pipeline.ts";
 import type { Remote } from "../../drivers/remote/remote.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
-import { validateConfig } from "../config/validate.ts";
 import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
-import { memoryOutput, type Output } from "../output.ts";
+import type { Output } from "../output.ts";
+import { commandContext } from "./_context.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
 import { formatRate } from "../../core/rate.ts";
 import { configuredStages, undoCommands } from "../undo_pipe.ts";
@@ -154,8 +154,7 @@ export async function restore(
   configInput: Config | ConfigInput,
   options: RestoreOptions,
 ): Promise<RestoreResult> {
-  const config = validateConfig(configInput);
-  const out = options.output ?? memoryOutput();
+  const { config, out } = commandContext(configInput, options);
   const started = performance.now();
   // Before anything is listed or downloaded: a bad destination or uuid is the user's to fix.
   const dest = await checkReceiveDir(options.dest);

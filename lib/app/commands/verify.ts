@@ -22,9 +22,9 @@ import {
   downloadStream,
   IntegrityError,
 } from "../../drivers/transfer/download.ts";
-import { validateConfig } from "../config/validate.ts";
 import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
-import { memoryOutput, type Output } from "../output.ts";
+import type { Output } from "../output.ts";
+import { commandContext } from "./_context.ts";
 import { withListing } from "../remotes.ts";
 import {
   configuredStages,
@@ -91,48 +91,43 @@ export async function verify(
   configInput: Config | ConfigInput,
   options: VerifyOptions,
 ): Promise<VerifyResult> {
-  const config = validateConfig(configInput);
-  const out = options.output ?? memoryOutput();
-  return withListing(
-    config.remotes,
-    options.remote,
-    async (remote, listing) => {
-      const unrestorable = _unrestorable(listing);
-      const checks: BackupCheck[] = [];
-      const chosen = _choose(listing.backups, options);
-      await ensureRetrievable(remote, chosen, options.retrieval ?? {}, out);
-      for (const b of chosen) {
-        const check = await _checkOne(remote, b, config, options);
-        const why = unrestorable.get(b);
-        if (check.ok && why !== undefined) {
-          check.ok = false;
-          check.note = `cannot be restored: ${why}`;
-        }
-        checks.push(check);
-        out.log(_line(check));
+  const { config, out } = commandContext(configInput, options);
+  return await withListing(config, options.remote, async (remote, listing) => {
+    const unrestorable = _unrestorable(listing);
+    const checks: BackupCheck[] = [];
+    const chosen = _choose(listing.backups, options);
+    await ensureRetrievable(remote, chosen, options.retrieval ?? {}, out);
+    for (const b of chosen) {
+      const check = await _checkOne(remote, b, config, options);
+      const why = unrestorable.get(b);
+      if (check.ok && why !== undefined) {
+        check.ok = false;
+        check.note = `cannot be restored: ${why}`;
       }
-      for (const i of listing.incomplete) {
-        const check: BackupCheck = {
-          key: i.keys[0],
-          name: "",
-          uuid: "",
-          ctime: "",
-          size: null,
-          sha256: "not checked",
-          header: "not checked",
-          note: `incomplete: ${i.reason}`,
-          ok: false,
-        };
-        checks.push(check);
-        out.log(_line(check));
-      }
-      return {
-        remote: options.remote,
-        backups: checks,
-        ok: checks.every((c) => c.ok),
+      checks.push(check);
+      out.log(_line(check));
+    }
+    for (const i of listing.incomplete) {
+      const check: BackupCheck = {
+        key: i.keys[0],
+        name: "",
+        uuid: "",
+        ctime: "",
+        size: null,
+        sha256: "not checked",
+        header: "not checked",
+        note: `incomplete: ${i.reason}`,
+        ok: false,
       };
-    },
-  );
+      checks.push(check);
+      out.log(_line(check));
+    }
+    return {
+      remote: options.remote,
+      backups: checks,
+      ok: checks.every((c) => c.ok),
+    };
+  });
 }
 
 /** One line for a terminal: `ok  <ctime> <name> <uuid> (size, sha256 verified, header matches)`. */
