@@ -6,233 +6,32 @@
  * @module
  */
 
-/** A flag of a command. */
-export interface FlagSpec {
-  /** The long name, without dashes: `force` for `--force`. */
-  readonly name: string;
-  /** A one-letter alias, without the dash. */
-  readonly short?: string;
-  /** `boolean`: present or not; `string`: takes one value; `strings`: takes a value each time it is given. */
-  readonly kind: "boolean" | "string" | "strings";
-  /** The value's placeholder in usage texts, e.g. `DURATION`. */
-  readonly value?: string;
-  /** The command refuses to run without it. */
-  readonly required?: boolean;
-  /** One line for `--help`. */
-  readonly help: string;
-}
+import type { CommandSpec } from "./command_spec.ts";
+import {
+  BACKUP_ARG,
+  BWLIMIT_FLAG,
+  CONFIG_ARG,
+  configlessForms,
+  DEST_ARG,
+  IDENTITY_FLAG,
+  JSON_FLAG,
+  NO_VERIFY_FLAG,
+  PIPE_THROUGH_FLAG,
+  QUIET_FLAG,
+  REMOTE_ARG,
+  REMOTE_FLAGS,
+  RETRIEVAL_FLAGS,
+  TARGET_ARG,
+  VERBOSE_FLAG,
+} from "./common_args.ts";
 
-/** A positional argument of a command. */
-export interface PositionalSpec {
-  /** The name, shown as `<name>` (or `[name]` when optional). */
-  readonly name: string;
-  /** May be left out (only at the end). */
-  readonly optional?: boolean;
-  /** One line for `--help`. */
-  readonly help: string;
-}
-
-/** Positionals used instead of a command's own when one of `when` is given. */
-export interface PositionalForm {
-  /** Long flag names, without dashes. */
-  readonly when: readonly string[];
-  /** In order. */
-  readonly positionals: readonly PositionalSpec[];
-  /** Flags that belong to this form only: shown in its synopsis, not the main one. */
-  readonly flags?: readonly string[];
-}
-
-/** A command of the command line. */
-export interface CommandSpec {
-  /** What the user types: `list-backups`. */
-  readonly name: string;
-  /** One line for the global usage and the top of `--help`. */
-  readonly summary: string;
-  /** In order. */
-  readonly positionals: readonly PositionalSpec[];
-  /**
-   * Other positional forms, each used when one of its `when` flags is given:
-   * e.g. `restore --local DIR <dest> [uuid]`, the remote from flags instead
-   * of `<config>` and `<remote>`.
-   */
-  readonly forms?: readonly PositionalForm[];
-  /** Besides `--help`, which every command has. */
-  readonly flags: readonly FlagSpec[];
-  /** Command lines shown under "example" (without the leading `snap2s3`). */
-  readonly examples: readonly string[];
-}
-
-const _CONFIG: PositionalSpec = {
-  name: "config",
-  help:
-    "a TypeScript policy file (export default defineConfig({...})) or a btrfs2s3 YAML config",
-};
-
-const _DEST: PositionalSpec = {
-  name: "dest",
-  help: "a directory on a btrfs filesystem to receive into",
-};
-
-const _REMOTE: PositionalSpec = {
-  name: "remote",
-  help: "the id of the remote in the config",
-};
-
-const _TARGET: PositionalSpec = {
-  name: "uuid",
-  optional: true,
-  help:
-    "a snapshot uuid (it and its chain), a source uuid (all of that source), a unique prefix of 8+ hex digits of either, or latest (each source's newest restorable snapshot and its chain); default: every backup",
-};
-
-const _BACKUP: PositionalSpec = {
-  name: "uuid",
-  help:
-    "the backup: its snapshot uuid (or a unique prefix of 8+ hex digits), or its key",
-};
-
-const _IDENTITY: FlagSpec = {
-  name: "identity",
-  kind: "strings",
-  value: "FILE",
-  help:
-    "age identity (private key) file to decrypt with (repeat for several); gpg decrypts through its agent",
-};
-
-const _NO_VERIFY: FlagSpec = {
-  name: "no-verify",
-  kind: "boolean",
-  help: "skip the SHA-256 check against the manifest",
-};
-
-const _PIPE_THROUGH: FlagSpec = {
-  name: "pipe-through",
-  kind: "strings",
-  value: '"CMD ARGS"',
-  help:
-    'a command that undoes a btrfs2s3 pipe_through, quoted as in a shell, e.g. "zstd -d" (one command per flag, in the order to run them); used instead of the key suffixes',
-};
-
-/** Archived (GLACIER, DEEP_ARCHIVE) backups: how to retrieve them. */
-const _RETRIEVAL: readonly FlagSpec[] = [
-  {
-    name: "tier",
-    kind: "string",
-    value: "TIER",
-    help:
-      "retrieval tier of archived backups: Standard (default; GLACIER 3-5 h), Bulk (cheaper, slower) or Expedited (GLACIER only, minutes)",
-  },
-  {
-    name: "days",
-    kind: "string",
-    value: "N",
-    help: "days retrieved copies of archived backups stay readable (default 7)",
-  },
-  {
-    name: "wait",
-    kind: "boolean",
-    help:
-      "wait for archived backups to be retrieved (polling at growing intervals) instead of exiting 75 after asking for them",
-  },
-];
-
-/** Without a config: where the remote is, and how to show times. */
-const _REMOTE_FLAGS: readonly FlagSpec[] = [
-  {
-    name: "s3",
-    kind: "string",
-    value: "BUCKET[/PREFIX]",
-    help:
-      "without a config: the S3 bucket (and key prefix) to read; credentials from the usual AWS chain (environment, --profile, instance role)",
-  },
-  {
-    name: "endpoint",
-    kind: "string",
-    value: "URL",
-    help: "with --s3: an S3-compatible endpoint, e.g. https://s3.example.com",
-  },
-  {
-    name: "region",
-    kind: "string",
-    value: "REGION",
-    help: "with --s3: the bucket's region, e.g. eu-west-1",
-  },
-  {
-    name: "profile",
-    kind: "string",
-    value: "NAME",
-    help: "with --s3: a profile of ~/.aws/config and ~/.aws/credentials",
-  },
-  {
-    name: "local",
-    kind: "string",
-    value: "DIR",
-    help: "without a config: a local directory of backup objects",
-  },
-  {
-    name: "timezone",
-    kind: "string",
-    value: "TZ",
-    help:
-      "without a config: the IANA time zone times are shown in (default UTC)",
-  },
-];
-
-/** `--s3 BUCKET ...` and `--local DIR ...` in place of `<config> <remote>`. */
-function _configlessForms(
-  positionals: readonly PositionalSpec[],
-): PositionalForm[] {
-  return [
-    {
-      when: ["s3"],
-      positionals,
-      flags: ["endpoint", "region", "profile", "timezone"],
-    },
-    { when: ["local"], positionals, flags: ["timezone"] },
-  ];
-}
-
-/** `-h`, `--help`: every command has it. */
-export const HELP_FLAG: FlagSpec = {
-  name: "help",
-  short: "h",
-  kind: "boolean",
-  help: "show this help and exit",
-};
-
-/** `--json`: one JSON object on stdout, human lines on stderr. */
-const _JSON: FlagSpec = {
-  name: "json",
-  kind: "boolean",
-  help:
-    "print one JSON object on stdout (what was done, counts, bytes, durations, errors); human lines go to stderr",
-};
-
-/** `-q`, `--quiet`: for cron. */
-const _QUIET: FlagSpec = {
-  name: "quiet",
-  short: "q",
-  kind: "boolean",
-  help: "print nothing on success (warnings and errors still go to stderr)",
-};
-
-/** `--bwlimit RATE`: over every S3 remote's `bandwidth`. */
-const _BWLIMIT: FlagSpec = {
-  name: "bwlimit",
-  kind: "string",
-  value: "RATE",
-  help:
-    "limit each S3 remote's uploads and downloads to RATE each, e.g. 20MiB/s or 100Mbit/s (over the config's bandwidth)",
-};
-
-/** `-v`, `--verbose`: keys and retries. */
-const _VERBOSE: FlagSpec = {
-  name: "verbose",
-  short: "v",
-  kind: "boolean",
-  help:
-    "name backups by their full key and snapshots by path; a line per retried request with its reason",
-};
+export type {
+  CommandSpec,
+  FlagSpec,
+  PositionalForm,
+  PositionalSpec,
+} from "./command_spec.ts";
+export { HELP_FLAG } from "./common_args.ts";
 
 /** Every command, in the order the global usage lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -240,7 +39,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "update",
     summary:
       "snapshot each source that changed, plan, show the plan, confirm, and carry it out",
-    positionals: [_CONFIG],
+    positionals: [CONFIG_ARG],
     flags: [
       {
         name: "pretend",
@@ -259,16 +58,16 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "carry out a plan that deletes more than half of a remote's backups or of a source's snapshots (e.g. after shortening a policy); without it such a run stops, exit 2",
       },
-      _BWLIMIT,
+      BWLIMIT_FLAG,
       {
         name: "init-remote",
         kind: "boolean",
         help:
           "use a local remote directory that has no snap2s3 marker yet although the sources have snapshots (without it such a run stops: is the disk mounted?)",
       },
-      _JSON,
-      _QUIET,
-      _VERBOSE,
+      JSON_FLAG,
+      QUIET_FLAG,
+      VERBOSE_FLAG,
     ],
     examples: [
       "update /etc/snap2s3/policy.ts --pretend",
@@ -281,8 +80,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "restore",
     summary:
       "receive backups (of the config's sources, one source, or one snapshot and its chain) into a btrfs directory",
-    positionals: [_CONFIG, _DEST, _REMOTE, _TARGET],
-    forms: _configlessForms([_DEST, _TARGET]),
+    positionals: [CONFIG_ARG, DEST_ARG, REMOTE_ARG, TARGET_ARG],
+    forms: configlessForms([DEST_ARG, TARGET_ARG]),
     flags: [
       {
         name: "source",
@@ -291,15 +90,15 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "restore only this source: its directory name, its path in the config, or its source uuid (8+ hex digits)",
       },
-      _IDENTITY,
-      _NO_VERIFY,
-      _PIPE_THROUGH,
-      _BWLIMIT,
-      ..._RETRIEVAL,
-      _JSON,
-      _QUIET,
-      _VERBOSE,
-      ..._REMOTE_FLAGS,
+      IDENTITY_FLAG,
+      NO_VERIFY_FLAG,
+      PIPE_THROUGH_FLAG,
+      BWLIMIT_FLAG,
+      ...RETRIEVAL_FLAGS,
+      JSON_FLAG,
+      QUIET_FLAG,
+      VERBOSE_FLAG,
+      ...REMOTE_FLAGS,
     ],
     examples: [
       "restore /etc/snap2s3/policy.ts /mnt/restore usb",
@@ -314,19 +113,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "list-backups",
     summary:
       "the backup tree in one remote, per source: time, full or differential, size, storage class",
-    positionals: [_CONFIG, {
+    positionals: [CONFIG_ARG, {
       name: "remote",
       help: "the id of the remote to list",
     }],
-    forms: _configlessForms([]),
+    forms: configlessForms([]),
     flags: [
       {
         name: "json",
         kind: "boolean",
         help: "print the listing as one JSON object",
       },
-      _VERBOSE,
-      ..._REMOTE_FLAGS,
+      VERBOSE_FLAG,
+      ...REMOTE_FLAGS,
     ],
     examples: [
       "list-backups /etc/snap2s3/policy.ts usb",
@@ -337,8 +136,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "verify",
     summary:
       "read backups back without receiving them: SHA-256 against the manifest, stream header against the key; or --drill: a restore rehearsal",
-    positionals: [_CONFIG, _REMOTE],
-    forms: _configlessForms([]),
+    positionals: [CONFIG_ARG, REMOTE_ARG],
+    forms: configlessForms([]),
     flags: [
       {
         name: "all",
@@ -383,10 +182,10 @@ export const COMMANDS: readonly CommandSpec[] = [
         value: "NAME|UUID",
         help: "with --drill: only this source",
       },
-      _IDENTITY,
-      _PIPE_THROUGH,
-      ..._RETRIEVAL,
-      ..._REMOTE_FLAGS,
+      IDENTITY_FLAG,
+      PIPE_THROUGH_FLAG,
+      ...RETRIEVAL_FLAGS,
+      ...REMOTE_FLAGS,
     ],
     examples: [
       "verify /etc/snap2s3/policy.ts usb",
@@ -398,8 +197,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "cat",
     summary:
       "one backup's btrfs send stream, its pipe stages undone and checked, on stdout or into a file (nothing else on stdout)",
-    positionals: [_CONFIG, _REMOTE, _BACKUP],
-    forms: _configlessForms([_BACKUP]),
+    positionals: [CONFIG_ARG, REMOTE_ARG, BACKUP_ARG],
+    forms: configlessForms([BACKUP_ARG]),
     flags: [
       {
         name: "output",
@@ -409,11 +208,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "write into FILE (created only when the whole stream was checked) instead of stdout",
       },
-      _IDENTITY,
-      _NO_VERIFY,
-      _PIPE_THROUGH,
-      ..._RETRIEVAL,
-      ..._REMOTE_FLAGS,
+      IDENTITY_FLAG,
+      NO_VERIFY_FLAG,
+      PIPE_THROUGH_FLAG,
+      ...RETRIEVAL_FLAGS,
+      ...REMOTE_FLAGS,
     ],
     examples: [
       "cat /etc/snap2s3/policy.ts usb 0f3c9a2e | btrfs receive /mnt/elsewhere",
@@ -424,7 +223,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "status",
     summary:
       "is each source's newest backup fresh? Read-only; exit 1 when a source changed since a backup older than --max-age",
-    positionals: [_CONFIG],
+    positionals: [CONFIG_ARG],
     flags: [
       {
         name: "max-age",
@@ -433,8 +232,8 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "a backup this old, with changes newer than it in the source, is stale, e.g. 2h, 90m, PT6H (default: twice the finest timeframe of the policy)",
       },
-      _JSON,
-      _QUIET,
+      JSON_FLAG,
+      QUIET_FLAG,
     ],
     examples: [
       "status /etc/snap2s3/policy.ts",
@@ -445,7 +244,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "daemon",
     summary:
       "run an update at each tick until stopped, keeping remote listings in memory; SIGHUP reloads the config, SIGTERM stops cleanly (exit 0)",
-    positionals: [_CONFIG],
+    positionals: [CONFIG_ARG],
     flags: [
       {
         name: "every",
@@ -461,7 +260,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "time between full listings of each remote (default 1h); between them the daemon keeps track of its own uploads and deletes",
       },
-      _VERBOSE,
+      VERBOSE_FLAG,
     ],
     examples: [
       "daemon /etc/snap2s3/policy.ts",
