@@ -16,8 +16,8 @@ import { retrievalArgs } from "./_retrieval_args.ts";
 import { simulateHandler } from "./simulate_handler.ts";
 import { type ParsedArgs, UsageError } from "./args.ts";
 import {
-  checkDestArg,
   checkLocalRemotes,
+  checkRestoreArgs,
   configAndRemote,
   loadConfigArg,
   pipeThroughArg,
@@ -134,14 +134,7 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
   const json = args.boolean("json");
   const dest = args.required("dest");
   const uuid = args.positional("uuid");
-  const { parseRestoreTarget } = await import(
-    "../../core/restore_selection.ts"
-  );
-  await selectionUsage(
-    "restore",
-    () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
-  );
-  await checkDestArg(dest, "restore");
+  await checkRestoreArgs(uuid, dest, "restore");
   const { restore, RestoreError } = await import("../commands/restore.ts");
   const pipeThrough = await pipeThroughArg(args);
   const report = (r: RestoreResult, code: number, error: unknown) => {
@@ -255,14 +248,7 @@ async function _verify(args: ParsedArgs, base: Output): Promise<number> {
   if (drillDir !== undefined) {
     if (args.boolean("json")) bad("--json does not go with --drill");
     const uuid = args.string("uuid");
-    const { parseRestoreTarget } = await import(
-      "../../core/restore_selection.ts"
-    );
-    await selectionUsage(
-      "verify",
-      () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
-    );
-    await checkDestArg(drillDir, "verify");
+    await checkRestoreArgs(uuid, drillDir, "verify");
     const { drill } = await import("../commands/drill.ts");
     const r = await selectionUsage("verify", () =>
       drill(config, {

@@ -237,6 +237,25 @@ export async function pipeThroughArg(
   });
 }
 
+/**
+ * A restore target (`uuid`, optional) and its destination, checked before
+ * anything is listed: a malformed uuid or a bad destination is exit 2.
+ */
+export async function checkRestoreArgs(
+  uuid: string | undefined,
+  dest: string,
+  command: string,
+): Promise<void> {
+  const { parseRestoreTarget } = await import(
+    "../../core/restore_selection.ts"
+  );
+  await selectionUsage(
+    command,
+    () => Promise.resolve().then(() => parseRestoreTarget(uuid)),
+  );
+  await checkDestArg(dest, command);
+}
+
 /** A bad destination is bad input (exit 2), found before anything is listed. */
 export async function checkDestArg(
   dest: string,
