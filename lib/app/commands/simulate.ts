@@ -11,14 +11,12 @@ import type { Unit } from "../../core/policy/vocabulary.ts";
 import { renderPlan } from "../../core/plan/preview.ts";
 import { simulate } from "../../core/plan/simulate.ts";
 import { historyRecorder, summarizeHistory } from "../../core/plan/history.ts";
-import {
-  backupBytes,
-  type CostEstimate,
-  costWindow,
-  estimateCost,
-  type SizeModel,
-  type TransferModel,
-} from "../../core/plan/cost.ts";
+import { backupBytes, costWindow, estimateCost } from "../../core/plan/cost.ts";
+import type {
+  CostEstimate,
+  SizeModel,
+  TransferModel,
+} from "../../core/plan/cost_model.ts";
 import { renderCost, renderHistory } from "../../core/plan/simulate_report.ts";
 import type { PriceTable } from "../../core/prices/price_table.ts";
 import { formatSize } from "../../core/format.ts";

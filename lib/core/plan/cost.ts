@@ -24,21 +24,6 @@ import type {
   StorageLine,
 } from "./cost_model.ts";
 
-export type {
-  CostEstimate,
-  CostOptions,
-  CostWindow,
-  EarlyDeletionLine,
-  RequestClassCost,
-  RequestKind,
-  RequestLine,
-  RestoreCost,
-  SizeModel,
-  StorageLine,
-  TransferModel,
-  UploadRequests,
-} from "./cost_model.ts";
-
 const _HOUR_MS = 3_600_000;
 const _DAY_MS = 24 * _HOUR_MS;
 /** A billing month: 730 hours (a 365-day year / 12). */

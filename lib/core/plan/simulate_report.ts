@@ -10,7 +10,7 @@ import type {
   RequestKind,
   RequestLine,
   RestoreCost,
-} from "./cost.ts";
+} from "./cost_model.ts";
 import { MONTH_HOURS } from "./cost.ts";
 import type { HistorySummary } from "./history.ts";
 
