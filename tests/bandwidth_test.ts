@@ -164,7 +164,9 @@ Deno.test({
         } MiB, ${(up.bytes / MiB).toFixed(1)} MiB through the proxy`,
       );
       assert.ok(up.bytes >= data.length, `${up.bytes} bytes went up`);
-      assert.ok(seconds >= 9 && seconds <= 11, `took ${seconds} s`);
+      // Never faster than the limit allows. The upper bound leaves room for a
+      // loaded machine (the proxy shares this event loop); quiet runs take 10.3-10.7 s.
+      assert.ok(seconds >= 9 && seconds <= 12.5, `took ${seconds} s`);
       assert.ok(
         up.maxPerSecond <= 25 * MiB,
         `${up.maxPerSecond / MiB} MiB in one second`,
@@ -189,7 +191,7 @@ Deno.test({
         } s, most in one second ${(down.maxPerSecond / MiB).toFixed(1)} MiB`,
       );
       // Socket buffers let the first few MiB ahead of the reader; the pace holds.
-      assert.ok(seconds >= 9 && seconds <= 11.5, `took ${seconds} s`);
+      assert.ok(seconds >= 9 && seconds <= 13, `took ${seconds} s`);
     } finally {
       reader.close();
     }
