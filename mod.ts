@@ -49,7 +49,7 @@ export { update } from "./lib/app/commands/update.ts";
 export type { UpdateOptions, UpdateResult } from "./lib/app/commands/update.ts";
 export type { UploadRecord } from "./lib/app/world.ts";
 export type { RetryInfo } from "./lib/drivers/remote/retry.ts";
-export type { ExecuteReport } from "./lib/core/plan/executor.ts";
+export type { ExecuteReport, FailedUpload } from "./lib/core/plan/executor.ts";
 export { restore } from "./lib/app/commands/restore.ts";
 export type {
   ReceivedBackup,

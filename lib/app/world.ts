@@ -17,6 +17,7 @@ import {
 import { encodeKey } from "../core/keys.ts";
 import { forwardArgvs, keySuffixes } from "../drivers/pipe/stages.ts";
 import { pipeThrough } from "../drivers/pipe/pipeline.ts";
+import { teeBounded } from "../drivers/pipe/tee.ts";
 import type { ExecutorWorld } from "../core/plan/executor.ts";
 import { snapshotName } from "../core/snapshot_names.ts";
 import { deleteBackup } from "../drivers/transfer/manifest.ts";
@@ -90,52 +91,87 @@ export function executorWorld(
     async rename(from, to) {
       await renameSnapshot(from, basename(to));
     },
-    async upload(source, upload, key) {
-      const up = uploadConfig(source.path, upload.remoteId);
+    async upload(source, targets) {
       const started = performance.now();
-      const remote = remotes.get(upload.remoteId);
-      const stream = pipeThrough(
-        await send(
-          upload.snapshot.path,
-          upload.parent ? { parent: upload.parent.path } : {},
-        ),
-        forwardArgvs(up.pipe),
+      const { snapshot, parent } = targets[0].upload;
+      const sent = await send(
+        snapshot.path,
+        parent ? { parent: parent.path } : {},
       );
-      const label = basename(upload.snapshot.path);
-      const limit = remotes.bandwidth(upload.remoteId);
-      const shown = limit === undefined
-        ? label
-        : `${label} (limit ${formatRate(limit)})`;
-      const result = await uploadStream(remote, key, stream, {
-        storageClass: upload.storageClass ?? up.storageClass,
-        onProgress: (p) => out.progress(shown, p.bytes, p.elapsedMs),
-      });
+      // One send for every target; each gets its own pipe stages after the split.
+      const branches = targets.length === 1
+        ? [sent]
+        : teeBounded(sent, targets.length);
+      const label = basename(snapshot.path);
+      const limitOf = (remoteId: string) => {
+        const limit = remotes.bandwidth(remoteId);
+        return limit === undefined ? "" : ` (limit ${formatRate(limit)})`;
+      };
+      const shown = targets.length === 1
+        ? `${label}${limitOf(targets[0].upload.remoteId)}`
+        : `${label} to ${
+          targets.map((t) => t.upload.remoteId + limitOf(t.upload.remoteId))
+            .join(", ")
+        }`;
+      const sentBytes = targets.map(() => 0);
+      const outcomes = await Promise.all(
+        targets.map(async ({ upload, key }, i) => {
+          // Whatever fails, this target's branch is cancelled, so it never holds the others back.
+          const stop = new AbortController();
+          const branch = branches[i].pipeThrough(new TransformStream(), {
+            signal: stop.signal,
+          });
+          try {
+            const up = uploadConfig(source.path, upload.remoteId);
+            const remote = remotes.get(upload.remoteId);
+            const stream = pipeThrough(branch, forwardArgvs(up.pipe));
+            const result = await uploadStream(remote, key, stream, {
+              storageClass: upload.storageClass ?? up.storageClass,
+              onProgress: (p) => {
+                sentBytes[i] = p.bytes;
+                out.progress(
+                  shown,
+                  Math.min(...sentBytes),
+                  performance.now() - started,
+                );
+              },
+            });
+            // Only a complete backup is locked: a failed one was deleted by the upload.
+            if (upload.lock) {
+              await retainBackup(
+                remote,
+                result.objects.map((o) => o.key),
+                upload.lock,
+              );
+            }
+            remotes.noteStored(upload.remoteId, result.objects);
+            const durationMs = Math.round(performance.now() - started);
+            out.log(
+              `uploaded ${label}: ${
+                formatSize(result.size)
+              } to ${upload.remoteId} in ${
+                (durationMs / 1000).toFixed(1)
+              } s, ${result.objects.length} object(s)` +
+                (options.verbose ? `, sha256 ${result.sha256}` : ""),
+            );
+            options.onUploaded?.({
+              remote: upload.remoteId,
+              key,
+              snapshot: label,
+              bytes: result.size,
+              objects: result.objects.length,
+              sha256: result.sha256,
+              durationMs,
+            });
+            return null;
+          } catch (e) {
+            stop.abort(e);
+            return e instanceof Error ? e : new Error(String(e));
+          }
+        }),
+      );
       out.endProgress();
-      // Only a complete backup is locked: a failed one was deleted above.
-      if (upload.lock) {
-        await retainBackup(
-          remote,
-          result.objects.map((o) => o.key),
-          upload.lock,
-        );
-      }
-      remotes.noteStored(upload.remoteId, result.objects);
-      const durationMs = Math.round(performance.now() - started);
-      out.log(
-        `uploaded ${label}: ${formatSize(result.size)} in ${
-          (durationMs / 1000).toFixed(1)
-        } s, ${result.objects.length} object(s)` +
-          (options.verbose ? `, sha256 ${result.sha256}` : ""),
-      );
-      options.onUploaded?.({
-        remote: upload.remoteId,
-        key,
-        snapshot: label,
-        bytes: result.size,
-        objects: result.objects.length,
-        sha256: result.sha256,
-        durationMs,
-      });
+      return outcomes;
     },
     async extendRetention(r) {
       await retainBackup(remotes.get(r.remoteId), r.backup.keys, r.to);

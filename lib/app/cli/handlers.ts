@@ -122,6 +122,14 @@ export function updateJson(r: UpdateResult, exitCode: number): object {
     destroyed: report?.destroyed ?? 0,
     deleted: report?.deleted ?? 0,
     retained: report?.retained ?? 0,
+    failedUploads: report?.failed.map((f) => ({
+      remote: f.remoteId,
+      key: f.key,
+      error: f.error.message,
+    })) ?? [],
+    skippedUploads: report?.skipped ?? [],
+    destroysSkipped: report?.destroysSkipped ?? 0,
+    deletesSkipped: report?.deletesSkipped ?? 0,
     warnings: r.warnings,
     error: report?.error?.message ?? null,
   };

@@ -336,7 +336,19 @@ function _summary(r: ExecuteReport): string {
     `${r.deleted} backup(s) deleted`,
     ...(r.retained ? [`${r.retained} retention(s) extended`] : []),
   ];
-  return r.error
-    ? `failed: ${r.error.message} (${parts.join(", ")})`
-    : parts.join(", ");
+  if (r.skipped.length) parts.push(`${r.skipped.length} upload(s) skipped`);
+  if (r.destroysSkipped) {
+    parts.push(
+      `${r.destroysSkipped} snapshot(s) kept that the plan would destroy`,
+    );
+  }
+  if (r.deletesSkipped) {
+    parts.push(`${r.deletesSkipped} backup(s) kept that the plan would delete`);
+  }
+  if (!r.error) return parts.join(", ");
+  const first = r.failed[0];
+  const what = first && first.error === r.error
+    ? `${r.failed.length} upload(s) failed; the first, to ${first.remoteId}: ${r.error.message}`
+    : r.error.message;
+  return `failed: ${what} (${parts.join(", ")})`;
 }
