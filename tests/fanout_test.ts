@@ -250,3 +250,100 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a pipe stage failing for one remote stops only that remote's upload; the other completes from the same send",
+  ignore: skipUnlessRoot(),
+  fn: async () => {
+    await using src = await createBtrfs({ sizeMiB: 512 });
+    const dir = await Deno.makeTempDir();
+    try {
+      const data = `${src.mountPoint}/data`;
+      await run(["btrfs", "subvolume", "create", data]);
+      for (const r of ["good", "bad"]) {
+        await Deno.mkdir(`${src.mountPoint}/${r}`);
+      }
+      await Deno.writeFile(`${data}/a.bin`, randomBytes(8 << 20));
+      const wrapper = await btrfsWrapper(dir);
+      const config = (badStage: PipeStageInput[]): ConfigInput => ({
+        timezone: "UTC",
+        remotes: [
+          { kind: "local", id: "good", path: `${src.mountPoint}/good` },
+          { kind: "local", id: "bad", path: `${src.mountPoint}/bad` },
+        ],
+        sources: [{
+          kind: "btrfs",
+          path: data,
+          snapshots: `${src.mountPoint}/snapshots`,
+          upload: [
+            { remote: "good", preserve: "1y" },
+            { remote: "bad", preserve: "1y", pipe: badStage },
+          ],
+        }],
+      });
+      const path = `${dir}/policy.ts`;
+      const update = async (c: ConfigInput) => {
+        await Deno.writeTextFile(
+          path,
+          `export default ${JSON.stringify(c)};\n`,
+        );
+        return await run(
+          [
+            Deno.execPath(),
+            "run",
+            ...CLI_FLAGS,
+            CLI,
+            "update",
+            "--force",
+            "--json",
+            path,
+          ],
+          { check: false, env: { NO_COLOR: "1", PATH: wrapper.path } },
+        );
+      };
+      // Reads a little, then fails: the stream for "bad" breaks mid-way.
+      const failing: PipeStageInput = {
+        kind: "cmd",
+        argv: ["sh", "-c", "head -c 100000 >/dev/null; exit 3"],
+      };
+      const r = await update(config([failing]));
+      assert.equal(r.code, 1, r.stderr);
+      const j = JSON.parse(r.stdout);
+      assert.equal(j.uploaded.length, 1);
+      assert.equal(j.uploaded[0].remote, "good");
+      assert.equal(j.failedUploads.length, 1);
+      assert.equal(j.failedUploads[0].remote, "bad");
+      assert.match(j.failedUploads[0].error, /exited with code 3/);
+      assert.equal(await wrapper.sends(), 1);
+      // Nothing that looks like a backup on the failed side.
+      assert.equal(
+        (await listBackups(config([]), "bad")).sources.length,
+        0,
+      );
+      // The good side restores byte for byte.
+      await using dst = await createBtrfs({ sizeMiB: 256 });
+      const got = await restore(config([]), {
+        dest: dst.mountPoint,
+        remote: "good",
+      });
+      const [snap] = await Array.fromAsync(
+        Deno.readDir(`${src.mountPoint}/snapshots`),
+      );
+      assert.deepEqual(
+        await treeSums(got.received[0].path),
+        await treeSums(`${src.mountPoint}/snapshots/${snap.name}`),
+      );
+      // Fixed, the next run uploads only what "bad" lacks, from a send of its own.
+      const fixed = await update(config([]));
+      assert.equal(fixed.code, 0, fixed.stderr);
+      const k = JSON.parse(fixed.stdout);
+      assert.deepEqual(k.uploaded.map((u: { remote: string }) => u.remote), [
+        "bad",
+      ]);
+      assert.equal(await wrapper.sends(), 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
