@@ -283,7 +283,7 @@ Deno.test({
         }],
       });
       const path = `${dir}/policy.ts`;
-      const update = async (c: ConfigInput) => {
+      const update = async (c: ConfigInput, ...flags: string[]) => {
         await Deno.writeTextFile(
           path,
           `export default ${JSON.stringify(c)};\n`,
@@ -297,6 +297,7 @@ Deno.test({
             "update",
             "--force",
             "--json",
+            ...flags,
             path,
           ],
           { check: false, env: { NO_COLOR: "1", PATH: wrapper.path } },
@@ -335,7 +336,8 @@ Deno.test({
         await treeSums(`${src.mountPoint}/snapshots/${snap.name}`),
       );
       // Fixed, the next run uploads only what "bad" lacks, from a send of its own.
-      const fixed = await update(config([]));
+      // "bad" never got its first object, so neither its marker: say it is new.
+      const fixed = await update(config([]), "--init-remote");
       assert.equal(fixed.code, 0, fixed.stderr);
       const k = JSON.parse(fixed.stdout);
       assert.deepEqual(k.uploaded.map((u: { remote: string }) => u.remote), [
