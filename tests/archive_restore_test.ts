@@ -60,7 +60,9 @@ Deno.test({
     try {
       const data = `${src.mountPoint}/data`;
       await run(["btrfs", "subvolume", "create", data]);
-      await Deno.writeFile(`${data}/a.bin`, randomBytes(3_000_000));
+      // Each backup above the 5 MiB part size: multipart, so each has a
+      // manifest (a one-PutObject backup carries its SHA-256 in its metadata).
+      await Deno.writeFile(`${data}/a.bin`, randomBytes(6_000_000));
       const bucket = await server.createBucket();
       // Every object in GLACIER, manifests too (the remote's own class).
       const config: ConfigInput = {
@@ -75,6 +77,7 @@ Deno.test({
           accessKeyId: server.accessKeyId,
           secretAccessKey: server.secretAccessKey,
           storageClass: "GLACIER",
+          partSizeMiB: 5,
         }],
         sources: [{
           kind: "btrfs",
@@ -85,7 +88,7 @@ Deno.test({
       };
       assert.ok((await update(config, { force: true })).ok);
       await new Promise((r) => setTimeout(r, 1100));
-      await Deno.writeFile(`${data}/b.bin`, randomBytes(1_000_000));
+      await Deno.writeFile(`${data}/b.bin`, randomBytes(6_000_000));
       assert.ok((await update(config, { force: true })).ok);
       const backups = (await listBackups(config, "aws")).sources[0].backups;
       assert.equal(backups.length, 2);

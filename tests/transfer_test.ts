@@ -400,6 +400,7 @@ function remoteMethods(r: Remote): Remote {
     kind: r.kind,
     limits: r.limits,
     partChecksum: r.partChecksum,
+    objectMetadata: r.objectMetadata,
     list: (p) => r.list(p),
     listLevel: (p) => r.listLevel(p),
     head: (k) => r.head(k),

@@ -40,8 +40,10 @@ export interface UploadRecord {
   bytes: number;
   /** Objects stored (more than one past the provider's object size limit). */
   objects: number;
-  /** SHA-256 of the whole stream, as the manifest records it. */
+  /** SHA-256 of the whole stream, as the manifest (or the object's metadata) records it. */
   sha256: string;
+  /** Whether a manifest file was written; false when the SHA-256 went into the object's metadata (one PutObject to S3). */
+  manifest: boolean;
   /** From the start of `btrfs send` to the last object stored. */
   durationMs: number;
 }
@@ -161,6 +163,7 @@ export function executorWorld(
               bytes: result.size,
               objects: result.objects.length,
               sha256: result.sha256,
+              manifest: result.manifestKey !== null,
               durationMs,
             });
             return null;

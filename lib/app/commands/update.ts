@@ -169,8 +169,12 @@ export async function updateIn(
   const markers = new Set<RemoteMarker>();
   const housekeeping = async () => {
     for (const m of markers) await m.write();
-    await _deleteOrphanManifests(config, remotes, out);
+    // Listing manifests costs nothing in a local directory: there, every run tidies.
+    await _deleteOrphanManifests(config, remotes, out, (id) => local.has(id));
   };
+  const local = new Set(
+    config.remotes.filter((r) => r.kind === "local").map((r) => r.id),
+  );
   const plan0 = () => _plan(config, remotes, options, warn, markers);
   try {
     await checkObjectLock(config, remotes);
@@ -229,6 +233,15 @@ export async function updateIn(
       onUploaded: (u) => uploads.push(u),
     });
     const report = await executePlan(plan, world);
+    // A listing is billed on S3: tidy there only after writing a manifest
+    // (a multipart backup), the kind of upload that can leave one behind.
+    const wrote = new Set(
+      uploads.filter((u) => u.manifest && !local.has(u.remote)).map((u) =>
+        u.remote
+      ),
+    );
+    await _deleteOrphanManifests(config, remotes, out, (id) => wrote.has(id))
+      .catch((e) => warn(`tidying manifests: ${(e as Error)?.message ?? e}`));
     return done({
       ok: !report.error,
       executed: true,
@@ -305,14 +318,16 @@ function _guardMassDeletion(plan: Plan, options: UpdateOptions): void {
 /**
  * Deletes the manifests whose backup is absent (an upload killed after its
  * manifest was written and before its objects completed) in each remote a
- * source uploads to.
+ * source uploads to, of those `which` picks.
  */
 async function _deleteOrphanManifests(
   config: Config,
   remotes: RemoteSet,
   out: Output,
+  which: (remoteId: string) => boolean,
 ): Promise<void> {
   for (const id of _usedRemotes(config)) {
+    if (!which(id)) continue;
     const l = await remotes.listing(id);
     const listed = [
       ...l.backups.flatMap((b) => b.keys),

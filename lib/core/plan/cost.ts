@@ -129,6 +129,8 @@ export function storageClassFor(
 interface _Live {
   bytes: number;
   objects: number[];
+  /** Whether it has a manifest (not one PutObject, whose metadata holds its SHA-256). */
+  manifest: boolean;
   storageClass: string;
   uploadedAt: number;
   parentUuid: string | null;
@@ -218,28 +220,33 @@ export function estimateCost(
       const shape = transfer.upload(bytes);
       const sc = storageClassFor(u, options.storageClasses, defaultClass);
       const p = klass(sc);
+      // One PutObject carries its SHA-256 in its metadata: no manifest, no HEAD.
+      const manifest = shape.multipartRequests > 0 || shape.objects.length > 1;
       live.set(u.uuid, {
         bytes,
         objects: shape.objects,
+        manifest,
         storageClass: sc,
         uploadedAt: at,
         parentUuid: u.parentUuid,
         ctime: u.ctime,
       });
       storedNow.set(sc, (storedNow.get(sc) ?? 0) + bytes);
-      keys += shape.objects.length + 1;
+      keys += shape.objects.length + (manifest ? 1 : 0);
       if (!counted) continue;
       counter.add("PUT", p.upload, shape.puts);
       counter.add("multipart", p.upload, shape.multipartRequests);
-      counter.add("HEAD", p.read, shape.objects.length);
-      counter.add("PUT", defaultPrices.upload, 1); // the manifest
+      if (manifest) {
+        counter.add("HEAD", p.read, shape.objects.length);
+        counter.add("PUT", defaultPrices.upload, 1); // the manifest
+      }
     }
     for (const uuid of run.deleted) {
       const b = live.get(uuid);
       if (!b) continue;
       live.delete(uuid);
       storedNow.set(b.storageClass, storedNow.get(b.storageClass)! - b.bytes);
-      keys -= b.objects.length + 1;
+      keys -= b.objects.length + (b.manifest ? 1 : 0);
       if (!counted) continue;
       // Its objects in DeleteObjects batches of 1,000, then its manifest.
       counter.add(
@@ -330,13 +337,13 @@ export function estimateCost(
       `a full backup is size / compression; a differential is the daily change × the days since its parent / compression, at most a full`,
       `one update run per tick; each lists the remote once per ${
         transfer.listPageSize.toLocaleString("en-US")
-      } keys (a backup is its objects and a manifest)`,
+      } keys (a backup is its objects and, unless it is one PutObject, a manifest)`,
       transfer.describe,
-      `each uploaded object is checked with one HEAD; each backup adds a manifest (one PUT, one GET on restore; its few bytes are not counted as storage)`,
+      `a backup sent as one PutObject carries its SHA-256 in its metadata: no manifest, no HEAD; a larger one adds a manifest (one PUT, one GET on restore; its few bytes are not counted as storage) and one HEAD per object`,
       `deleting a backup is one DeleteObjects per 1,000 of its objects, then one for its manifest`,
       `a storage class holds a backup from the run that uploads it to the run that deletes it; early deletion is billed for the rest of the minimum duration`,
       `monthly figures are the window's averages and counts scaled to a ${MONTH_HOURS}-hour month; free allowances are taken from that month`,
-      `a restore lists the remote once, then reads the newest snapshot's chain: per backup its manifest, a HEAD per object and ranged GETs`,
+      `a restore lists the remote once, then reads the newest snapshot's chain: per backup its manifest (if it has one), a HEAD per object and ranged GETs`,
       ...prices.notes,
     ],
   };
@@ -403,7 +410,8 @@ function _restore(
   for (const b of chain) {
     const p = klass(b.storageClass);
     bytes += b.bytes;
-    counter.add("GET", defaultPrices.read, 1); // the manifest
+    // The manifest, or for one PutObject its metadata, read with its HEAD.
+    if (b.manifest) counter.add("GET", defaultPrices.read, 1);
     counter.add("HEAD", p.read, b.objects.length);
     counter.add("GET", p.read, transfer.rangedGets(b.objects));
     if (p.retrievalPer1000) {

@@ -40,6 +40,7 @@ class _LocalDirRemote implements R.Remote {
   readonly id: string;
   readonly kind = "local" as const;
   readonly partChecksum = null;
+  readonly objectMetadata = false;
   readonly limits: R.RemoteLimits;
   readonly marker: R.RemoteMarker;
   readonly #root: string;

@@ -21,6 +21,8 @@ export interface RemoteObject {
   etag?: string;
   /** Storage class, when the listing told (S3 only). */
   storageClass?: string;
+  /** User metadata (`x-amz-meta-*`, names lower case), when a HEAD told (S3 only). */
+  metadata?: Record<string, string>;
 }
 
 /** A byte range of an object: `start` inclusive, `end` inclusive (to the end when absent). */
@@ -47,6 +49,12 @@ export interface PutOptions {
   storageClass?: string;
   /** Content type; defaults to `application/octet-stream`. */
   contentType?: string;
+  /**
+   * User metadata stored with the object, atomically with it (S3
+   * `x-amz-meta-<name>`; names lower case). Only where
+   * {@linkcode Remote.objectMetadata} is true.
+   */
+  metadata?: Record<string, string>;
 }
 
 /** Checksums of a part or object, computed by the caller (raw digest bytes). */
@@ -134,6 +142,11 @@ export interface Remote {
    * none (a local directory: the bytes never leave the machine).
    */
   readonly partChecksum: "md5" | "sha256" | null;
+  /**
+   * Whether a put stores `metadata` with the object and a HEAD reads it back
+   * (S3); a local directory has none.
+   */
+  readonly objectMetadata: boolean;
   /** Every object whose key starts with `prefix` (all pages, any depth), in key order. */
   list(prefix?: string): AsyncIterable<RemoteObject>;
   /**

@@ -97,6 +97,7 @@ class _S3Remote implements R.Remote, S3Requests {
   readonly kind = "s3" as const;
   readonly limits: R.RemoteLimits;
   readonly partChecksum: "md5" | "sha256";
+  readonly objectMetadata = true;
   readonly checksum: PartChecksum;
   readonly bucket: string;
   readonly where: string;
@@ -206,7 +207,11 @@ class _S3Remote implements R.Remote, S3Requests {
           }),
         signal,
       );
-      return _object(key, r.ContentLength, r);
+      const o = _object(key, r.ContentLength, r);
+      if (r.Metadata && Object.keys(r.Metadata).length) {
+        o.metadata = _lowerKeys(r.Metadata);
+      }
+      return o;
     } catch (e) {
       if (e instanceof RemoteError && (e.status === 404)) return null;
       throw e;
@@ -256,6 +261,7 @@ class _S3Remote implements R.Remote, S3Requests {
         ...sum.fields,
         ContentType: options.contentType ?? "application/octet-stream",
         StorageClass: storageClassOf(options.storageClass ?? this.storageClass),
+        Metadata: options.metadata,
       });
       command.middlewareStack.add(payloadHash(sum.hash), PAYLOAD_HASH_STEP);
       return client.send(command);
@@ -345,6 +351,13 @@ function _object(
     etag: unquote(o.ETag),
     storageClass: o.StorageClass,
   };
+}
+
+/** Metadata names as HTTP carries them: case-insensitive, so lower case. */
+function _lowerKeys(m: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]),
+  );
 }
 
 /** The preset's limits with the configured overrides, checked. */

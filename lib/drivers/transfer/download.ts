@@ -2,7 +2,9 @@
  * Download of a backup as one stream: its object (or its `.seqn` objects in
  * order), read as ranged GETs of 8 MiB, 4 at a time (so a slow consumer holds
  * at most 40 MiB), each resuming with a ranged GET after a mid-body failure,
- * and checking the SHA-256 recorded in the backup's manifest at the end. A
+ * and checking the SHA-256 recorded in the backup's manifest (or, for a
+ * backup sent as one PutObject, in its object's metadata, read with the HEAD
+ * whose ETag then pins every ranged GET) at the end. A
  * mismatch errors the stream, so a consumer (`btrfs receive`) sees a failure,
  * never a quiet success.
  *
@@ -11,7 +13,7 @@
 
 import { MiB } from "../../core/format.ts";
 import { createPartHasher } from "./_hasher.ts";
-import type { Remote } from "../remote/remote.ts";
+import type { Remote, RemoteObject } from "../remote/remote.ts";
 import { type Manifest, readManifest, seqnKey } from "./manifest.ts";
 import type { ProgressCallback } from "./progress.ts";
 import {
@@ -76,10 +78,11 @@ export async function downloadStream(
 ): Promise<Download> {
   const keys = typeof key === "string" ? [key] : key;
   if (keys.length === 0) throw new Error("download: no key given");
-  const manifest = await _manifest(remote, keys[0], options);
+  const head = _heads(remote, options.signal);
+  const manifest = await _manifest(remote, keys[0], options, head);
   const objects = manifest
-    ? await _objectsOfManifest(remote, manifest, key, options.signal)
-    : await _objectsOfKeys(remote, key, options.signal);
+    ? await _objectsOfManifest(remote, manifest, key, head)
+    : await _objectsOfKeys(remote, key, head);
   const size = objects.reduce((s, o) => s + o.size, 0);
   const stream = _stream(remote, objects, manifest, options);
   return {
@@ -98,21 +101,39 @@ interface _Object {
   etag?: string;
 }
 
+/** HEAD of an object, each asked once (the metadata check and the size check share it). */
+type _Head = (key: string) => Promise<RemoteObject | null>;
+
+function _heads(remote: Remote, signal: AbortSignal | undefined): _Head {
+  const seen = new Map<string, Promise<RemoteObject | null>>();
+  return (key) => {
+    let h = seen.get(key);
+    if (!h) {
+      h = remote.head(key, { signal });
+      seen.set(key, h);
+    }
+    return h;
+  };
+}
+
 /** The backup's manifest when verification is on (and it has one); says why not otherwise. */
 async function _manifest(
   remote: Remote,
   key: string,
   options: DownloadOptions,
+  head: _Head,
 ): Promise<Manifest | null> {
   if (!(options.verify ?? true)) {
     options.onUnverified?.(`verification of ${key} is turned off`);
     return null;
   }
+  // A backup sent as one PutObject has its SHA-256 in the object's metadata.
   const manifest = await readManifest(
     remote,
     key,
     options.retry,
     options.signal,
+    remote.objectMetadata ? await head(key) : undefined,
   );
   if (!manifest) {
     options.onUnverified?.(
@@ -127,7 +148,7 @@ async function _objectsOfManifest(
   remote: Remote,
   manifest: Manifest,
   key: string | string[],
-  signal: AbortSignal | undefined,
+  head: _Head,
 ): Promise<_Object[]> {
   const where = `backup ${manifest.key} in remote ${remote.id}`;
   const listed = manifest.objects.map((o) => o.key);
@@ -145,7 +166,7 @@ async function _objectsOfManifest(
   }
   const objects: _Object[] = [];
   for (const o of manifest.objects) {
-    const h = await remote.head(o.key, { signal });
+    const h = await head(o.key);
     if (!h) {
       throw new IntegrityError(
         `${where}: object ${o.key} of its manifest is missing`,
@@ -165,11 +186,11 @@ async function _objectsOfManifest(
 async function _objectsOfKeys(
   remote: Remote,
   key: string | string[],
-  signal: AbortSignal | undefined,
+  head: _Head,
 ): Promise<_Object[]> {
   const objects: _Object[] = [];
   for (const k of typeof key === "string" ? [key] : key) {
-    const h = await remote.head(k, { signal });
+    const h = await head(k);
     if (!h) {
       throw new Error(`backup object ${k} not found in remote ${remote.id}`);
     }
@@ -178,7 +199,7 @@ async function _objectsOfKeys(
   if (typeof key === "string" && /\.seqn0(\.|$)/.test(key)) {
     for (let n = 1;; n++) {
       const k = seqnKey(key, n);
-      const h = await remote.head(k, { signal });
+      const h = await head(k);
       if (!h) break;
       objects.push({ key: k, size: h.size, etag: h.etag });
     }

@@ -3,6 +3,10 @@
  * before its objects complete (see `upload.ts`), so a later verify or
  * restore can check the bytes.
  *
+ * A backup sent to S3 as one PutObject has no manifest file: its SHA-256
+ * travels in the object's own metadata (`x-amz-meta-snap2s3-sha256`), stored
+ * atomically with it, and {@linkcode readManifest} reads it from there.
+ *
  * The manifest key `snap2s3-manifests/<seqn0 key, "." replaced by "_">.json`
  * has no `.`-separated metadata, so btrfs2s3's key parser never takes it for
  * a backup.
@@ -11,7 +15,7 @@
  */
 
 import { MANIFEST_PREFIX } from "../../core/keys.ts";
-import type { Remote } from "../remote/remote.ts";
+import type { Remote, RemoteObject } from "../remote/remote.ts";
 import { NotFoundError } from "../remote/errors.ts";
 import { type RetryOptions, retryPolicy, withRetry } from "../remote/retry.ts";
 
@@ -28,6 +32,35 @@ export interface Manifest {
   size: number;
   /** Hex SHA-256 of the whole stream (all objects concatenated). */
   sha256: string;
+}
+
+/** User metadata name of a one-object backup's SHA-256 (`x-amz-meta-snap2s3-sha256`). */
+export const SHA256_METADATA = "snap2s3-sha256";
+
+/**
+ * The manifest a one-object backup carries in its own metadata (see
+ * {@linkcode SHA256_METADATA}), from a HEAD of the object; null when it
+ * carries none.
+ */
+export function metadataManifest(
+  remote: Remote,
+  head: RemoteObject,
+): Manifest | null {
+  const sha256 = head.metadata?.[SHA256_METADATA];
+  if (sha256 === undefined) return null;
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new Error(
+      `object ${head.key} in remote ${remote.id} has a malformed ${SHA256_METADATA} metadata ${
+        JSON.stringify(sha256)
+      } (expected 64 hex digits); restore it with verification turned off`,
+    );
+  }
+  return {
+    key: head.key,
+    objects: [{ key: head.key, size: head.size }],
+    size: head.size,
+    sha256,
+  };
 }
 
 /** The manifest key of a backup's `.seqn0` key. */
@@ -67,13 +100,24 @@ export async function writeManifest(
   });
 }
 
-/** Reads a backup's manifest; null when it has none (e.g. written by btrfs2s3). */
+/**
+ * Reads a backup's manifest: on a remote with object metadata, first from
+ * the first object's own metadata (a HEAD, or `head` when the caller made
+ * it already), then from its manifest file; null when it has neither (e.g.
+ * written by btrfs2s3).
+ */
 export async function readManifest(
   remote: Remote,
   key: string,
   retry?: RetryOptions,
   signal?: AbortSignal,
+  head?: RemoteObject | null,
 ): Promise<Manifest | null> {
+  if (remote.objectMetadata) {
+    const h = head === undefined ? await remote.head(key, { signal }) : head;
+    const inline = h && metadataManifest(remote, h);
+    if (inline) return inline;
+  }
   // The body can break after the answer started: retry the read as a whole.
   const text = await withRetry(
     `read manifest ${manifestKey(key)}`,

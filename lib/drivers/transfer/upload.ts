@@ -32,7 +32,13 @@
  *   backup completes (multipart uploads stay open, a last one-part object
  *   waits in memory); the objects then complete last first. A completed
  *   object thus always has a manifest; a kill in between leaves a manifest
- *   without objects, which the next update deletes.
+ *   without objects, which a later update deletes.
+ * - One request for a small backup: a stream sent as one PutObject to a
+ *   remote with object metadata (S3) carries its SHA-256 in the object's own
+ *   metadata (`x-amz-meta-snap2s3-sha256`), stored atomically with it, so it
+ *   has no manifest file; and where the store verified the body's checksum
+ *   (every S3 put carries one) no HEAD follows. Multipart and multi-object
+ *   backups keep their manifest and their HEAD; so does a local directory.
  * - If the producer fails (its stream errors) or the store keeps failing,
  *   everything is undone: open multipart uploads are aborted and objects
  *   already completed by this upload are deleted, so no object is left that
@@ -53,6 +59,7 @@ import {
   type Manifest,
   manifestKey,
   seqnKey,
+  SHA256_METADATA,
   writeManifest,
 } from "./manifest.ts";
 import type { ProgressCallback } from "./progress.ts";
@@ -91,8 +98,8 @@ export interface UploadOptions {
 
 /** What {@linkcode uploadStream} stored. */
 export interface UploadResult extends Manifest {
-  /** Key of the manifest written. */
-  manifestKey: string;
+  /** Key of the manifest written; null when the SHA-256 went into the object's metadata. */
+  manifestKey: string | null;
   /** Parts sent over all objects (1 for an object sent with one PutObject). */
   parts: number;
 }
@@ -136,7 +143,9 @@ function _refused(e: unknown): boolean {
 interface _Pending {
   key: string;
   size: number;
-  finish(): Promise<CompletedObject>;
+  /** Sent with one PutObject (which may carry metadata), not a multipart upload. */
+  whole: boolean;
+  finish(metadata?: Record<string, string>): Promise<CompletedObject>;
 }
 
 /** What one upload is given; the sizes are checked already. */
@@ -217,12 +226,23 @@ class _Upload {
         if (!more) break;
       }
       this.#check();
-      const manifest = await this.#writeManifest();
-      await this.#finishObjects();
+      const manifest: Manifest = {
+        key: this.key,
+        objects: this.#pending.map(({ key, size }) => ({ key, size })),
+        size: this.#read,
+        sha256: await this.#hasher.finish(),
+      };
+      // One PutObject: the SHA-256 rides in its metadata, atomic with it.
+      const inline = this.remote.objectMetadata &&
+        this.#pending.length === 1 && this.#pending[0].whole;
+      if (!inline) await this.#writeManifest(manifest);
+      await this.#finishObjects(
+        inline ? { [SHA256_METADATA]: manifest.sha256 } : undefined,
+      );
       this.#progress(true);
       return {
         ...manifest,
-        manifestKey: manifestKey(this.key),
+        manifestKey: inline ? null : manifestKey(this.key),
         parts: this.#parts,
       };
     } catch (error) {
@@ -239,33 +259,28 @@ class _Upload {
    * before any object of the backup is complete: a completed object always
    * has its manifest.
    */
-  async #writeManifest(): Promise<Manifest> {
-    const manifest: Manifest = {
-      key: this.key,
-      objects: this.#pending.map(({ key, size }) => ({ key, size })),
-      size: this.#read,
-      sha256: await this.#hasher.finish(),
-    };
+  async #writeManifest(manifest: Manifest): Promise<void> {
     // A failed write may still have stored it, unless the store refused it.
     this.#manifest = true;
     await writeManifest(this.remote, manifest).catch((e) => {
       if (_refused(e)) this.#manifest = false;
       throw e;
     });
-    return manifest;
   }
 
   /**
    * Makes the objects visible, the last first: until `.seqn0` lands, what is
    * there lacks `.seqn0` and so never passes for a backup.
    */
-  async #finishObjects(): Promise<void> {
+  async #finishObjects(metadata?: Record<string, string>): Promise<void> {
     for (const p of [...this.#pending].reverse()) {
       this.#check();
       // Listed before the request: a failure after the store kept the
       // object must still delete it.
       this.#done.push({ key: p.key, size: p.size });
-      const done = await p.finish().catch((e) => this.#refused(e));
+      const done = await p.finish(metadata).catch((e) => this.#refused(e));
+      // A put whose body checksum the store verified needs no HEAD to tell.
+      if (p.whole && this.remote.partChecksum !== null) continue;
       await this.#verify(p.key, p.size, done.etag);
     }
   }
@@ -299,10 +314,12 @@ class _Upload {
     this.#pending.push({
       key: objKey,
       size: data.length,
-      finish: async () => {
+      whole: true,
+      finish: async (metadata) => {
         const done = await this.remote.put(objKey, data, {
           storageClass: this.options.storageClass,
           checksums: alg ? { [alg]: digest } : undefined,
+          metadata,
         });
         this.#parts++;
         this.#release(data);
@@ -328,6 +345,7 @@ class _Upload {
     this.#pending.push({
       key: objKey,
       size,
+      whole: false,
       finish: async () => {
         const done = await mp.complete(receipts);
         this.#open.delete(mp);
