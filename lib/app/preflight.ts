@@ -198,10 +198,99 @@ async function _remoteProblem(
 }
 
 /**
- * Whether an S3 endpoint answers at all: any HTTP answer (even 403) or a TLS
- * problem (the client's own settings judge the certificate) is an answer.
+ * The ports `fetch` refuses (the WHATWG Fetch standard's "bad ports"), which
+ * Deno enforces before connecting: downloads run on `fetch`.
+ */
+const _FETCH_BLOCKED_PORTS = new Set([
+  1,
+  7,
+  9,
+  11,
+  13,
+  15,
+  17,
+  19,
+  20,
+  21,
+  22,
+  23,
+  25,
+  37,
+  42,
+  43,
+  53,
+  69,
+  77,
+  79,
+  87,
+  95,
+  101,
+  102,
+  103,
+  104,
+  109,
+  110,
+  111,
+  113,
+  115,
+  117,
+  119,
+  123,
+  135,
+  137,
+  139,
+  143,
+  161,
+  179,
+  389,
+  427,
+  465,
+  512,
+  513,
+  514,
+  515,
+  526,
+  530,
+  531,
+  532,
+  540,
+  548,
+  554,
+  556,
+  563,
+  587,
+  601,
+  636,
+  989,
+  990,
+  993,
+  995,
+  1719,
+  1720,
+  1723,
+  2049,
+  3659,
+  4045,
+  4190,
+  5060,
+  5061,
+  6000,
+  6566,
+  6665,
+  6666,
+  6667,
+  6668,
+  6669,
+  6679,
+  6697,
+  10080,
+]);
+
+/**
+ * Whether an S3 endpoint is reachable at all: a TCP connection to its host
+ * and port, so the check costs no request (and no bill) at the store.
  * Connection refused, an unknown host and silence are tried `attempts`
- * times, a port Deno refuses once.
+ * times; a port Deno's `fetch` refuses fails at once.
  *
  * @param id The remote's id, for the message.
  * @param url The endpoint.
@@ -215,40 +304,38 @@ export async function probeEndpoint(
   field: string,
   options: { attempts: number; timeoutMs: number },
 ): Promise<PreflightProblem | null> {
-  const host = new URL(url).host;
+  const u = new URL(url);
+  const host = u.host;
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  if (_FETCH_BLOCKED_PORTS.has(port)) {
+    return {
+      kind: "remote",
+      message:
+        `remote ${id}: Deno refuses connections to port ${port} (one of the ports browsers block): serve the endpoint on another port and fix ${field}`,
+    };
+  }
+  const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const started = performance.now();
   let last = "";
   for (let attempt = 1; attempt <= options.attempts; attempt++) {
     try {
-      const r = await fetch(url, {
-        method: "HEAD",
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
-      await r.body?.cancel();
+      await _connectWithin(hostname, port, options.timeoutMs);
       return null;
     } catch (e) {
       const hint = permissionHint(e);
       if (hint) return { kind: "permission", message: `remote ${id}: ${hint}` };
       const text = _errorText(e);
-      const blocked = text.match(/Requests to port (\d+) are blocked/);
-      if (blocked) {
-        return {
-          kind: "remote",
-          message: `remote ${id}: Deno refuses connections to port ${
-            blocked[1]
-          } (one of the ports browsers block): serve the endpoint on another port and fix ${field}`,
-        };
-      }
-      if (/refused/i.test(text)) last = `connection to ${host} refused`;
-      else if (
-        /dns error|lookup address|Name or service not known/i.test(text)
+      if (e instanceof Deno.errors.ConnectionRefused || /refused/i.test(text)) {
+        last = `connection to ${host} refused`;
+      } else if (
+        /dns error|lookup address|Name or service not known|failed to lookup/i
+          .test(text)
       ) {
-        last = `unknown host ${new URL(url).hostname}`;
-      } else if ((e as Error).name === "TimeoutError") {
+        last = `unknown host ${u.hostname}`;
+      } else if (e instanceof _Timeout) {
         last = `no answer from ${host} within ${options.timeoutMs / 1000} s`;
       } else {
-        // TLS and the like: something answered.
-        return null;
+        last = `cannot connect to ${host}: ${text}`;
       }
     }
     if (attempt < options.attempts) {
@@ -261,6 +348,33 @@ export async function probeEndpoint(
     message:
       `remote ${id}: ${last} (${options.attempts} attempts in ${secs} s): is the server up, and ${field} right?`,
   };
+}
+
+class _Timeout extends Error {}
+
+/** Opens and closes a TCP connection, or fails within `timeoutMs`. */
+async function _connectWithin(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+): Promise<void> {
+  const connecting = Deno.connect({ hostname, port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  try {
+    const conn = await Promise.race([connecting, timeout]);
+    if (conn) {
+      conn.close();
+      return;
+    }
+    // A connection that lands after the timeout is closed, not leaked.
+    connecting.then((c) => c.close(), () => {});
+    throw new _Timeout();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function _errorText(e: unknown): string {
