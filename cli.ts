@@ -18,13 +18,16 @@ import { permissionHint } from "./lib/app/permission_hint.ts";
 import { PreflightError } from "./lib/app/preflight_error.ts";
 import { RemoteError, SETTINGS_FAULTS } from "./lib/drivers/remote/errors.ts";
 import { UnmarkedRemoteError } from "./lib/drivers/remote/errors.ts";
+import { LockHeldError } from "./lib/app/lock.ts";
+import { InterruptedError } from "./lib/app/interrupt.ts";
 
 /**
  * Runs the snap2s3 command line.
  *
  * @param args Command-line arguments, without the program name.
  * @param out Where lines go (default: stdout and stderr).
- * @returns The process exit code: 0 done, 1 failed, 2 bad input.
+ * @returns The process exit code: 0 done, 1 failed, 2 bad input, 75 locked
+ *   by another run, 130/143 interrupted by SIGINT/SIGTERM.
  */
 export async function main(
   args: string[],
@@ -104,6 +107,14 @@ function _exitCode(e: unknown, out: Output): number {
   if (e instanceof RetrievalPendingError) {
     out.error(`snap2s3: ${e.message}`);
     return 75;
+  }
+  if (e instanceof LockHeldError) {
+    out.error(`snap2s3: ${e.message}`);
+    return 75;
+  }
+  if (e instanceof InterruptedError) {
+    out.error(`snap2s3: ${e.message}`);
+    return e.exitCode;
   }
   out.error(`snap2s3: ${e instanceof Error ? e.message : String(e)}`);
   return _settingsFault(e) ? 2 : 1;

@@ -158,3 +158,23 @@ export type { RestoreTier } from "./lib/drivers/remote/cold_storage.ts";
 /** A restore selection that cannot be made; `kind` is `bad-input`, `ambiguous` (same-named sources) or `not-found`. */
 export { SelectionError } from "./lib/core/restore_selection.ts";
 export type { SelectionErrorKind } from "./lib/core/restore_selection.ts";
+/**
+ * Another run holds the lock of a source (update) or destination (restore);
+ * `holder` names it (pid, host, start time), when its lock file says. The CLI
+ * exits 75 (try again later); `waitLock` in the options waits instead.
+ */
+export { LockHeldError } from "./lib/app/lock.ts";
+export type { LockHolder } from "./lib/app/lock.ts";
+/**
+ * A run stopped by SIGINT or SIGTERM (the reason of the CLI's abort signal);
+ * `exitCode` is 130 or 143.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InterruptedError } from "./mod.ts";
+ * assert.equal(new InterruptedError("SIGTERM").exitCode, 143);
+ * ```
+ */
+export { InterruptedError } from "./lib/app/interrupt.ts";
+export type { InterruptSignal } from "./lib/app/interrupt.ts";

@@ -284,10 +284,87 @@ Deno.test("cancelling the output kills every stage and cancels the input", async
   }
 });
 
-/** Whether a process exists (reading /proc needs more permissions than the tests have). */
+/**
+ * Whether a process runs; a zombie (dead, not yet reaped) does not. Reading
+ * /proc needs more permissions than the tests have.
+ */
 async function alive(pid: number): Promise<boolean> {
-  return (await run(["sh", "-c", `kill -0 ${pid}`], { check: false })).success;
+  const ps = await run(["ps", "-o", "stat=", "-p", String(pid)], {
+    check: false,
+  });
+  return ps.success && !ps.stdout.trim().startsWith("Z");
 }
+
+/** An input that produces `x` bytes as fast as it is read, until cancelled. */
+function endless(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(new Uint8Array(65536).fill(120));
+    },
+  }, { highWaterMark: 0 });
+}
+
+async function readPid(path: string): Promise<number> {
+  for (;;) {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (text.trim()) return Number(text.trim());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("cancelling the output also stops what a sh -c stage started", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const output = pipeThrough(endless(), [
+      ["sh", "-c", `sleep 600 & echo $! > ${dir}/bg.pid; cat | cat`],
+      ["cat"],
+    ]);
+    const reader = output.getReader();
+    await reader.read();
+    const bg = await readPid(`${dir}/bg.pid`);
+    assert.ok(await alive(bg));
+    await reader.cancel();
+    assert.ok(!(await alive(bg)), "the stage's background child survived");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("aborting the signal kills every stage and errors the output with the reason", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let inputCancelled = false;
+    const input = new ReadableStream<Uint8Array>({
+      pull: () => new Promise(() => {}), // stalls, like a send waiting on disk
+      cancel() {
+        inputCancelled = true;
+      },
+    });
+    const controller = new AbortController();
+    const output = pipeThrough(input, [
+      ["sh", "-c", `echo $$ > ${dir}/0.pid; exec cat`],
+      ["sh", "-c", `sleep 600 & echo $! > ${dir}/1.pid; exec cat`],
+    ], { signal: controller.signal });
+    const pids = [
+      await readPid(`${dir}/0.pid`),
+      await readPid(`${dir}/1.pid`),
+    ];
+    const reason = new Error("interrupted by SIGTERM");
+    const t0 = performance.now();
+    controller.abort(reason);
+    await assert.rejects(collect(output), (e) => e === reason);
+    assert.ok(performance.now() - t0 < 4000, "stages were not stopped at once");
+    for (const pid of pids) assert.ok(!(await alive(pid)), `${pid} runs`);
+    assert.ok(inputCancelled);
+    // An already aborted signal starts nothing.
+    await assert.rejects(
+      collect(pipeThrough(endless(), [["cat"]], { signal: controller.signal })),
+      (e) => e === reason,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("with no stages the input is returned as it is", () => {
   const input = streamOf(new Uint8Array(10));

@@ -132,6 +132,52 @@ async function remoteSuite(t: Deno.TestContext, remote: Remote): Promise<void> {
       await remote.delete(["mp/one"]);
     },
   );
+
+  await t.step(
+    "an open upload is listed with its key and id, taken up again with the parts it holds, or aborted",
+    async () => {
+      const a = randomBytes(5 * MiB);
+      const b = randomBytes(5 * MiB);
+      const c = randomBytes(777);
+      const mp = await remote.createMultipartUpload("mp/resume");
+      const r1 = await mp.uploadPart(1, a, 0);
+      await mp.uploadPart(2, b, a.length);
+      const open = await remote.listOpenUploads("mp/");
+      assert.deepEqual(open.map((u) => [u.key, u.id]), [["mp/resume", mp.id]]);
+      assert.deepEqual(await remote.listOpenUploads("other/"), []);
+      // Another run takes it up: it sees both parts, replaces one, adds one.
+      assert.equal(await remote.resumeUpload("mp/other", mp.id), null);
+      const again = await remote.resumeUpload("mp/resume", mp.id);
+      assert.ok(again);
+      assert.deepEqual(
+        again.stored.map((p) => [p.partNumber, p.size, p.etag]),
+        [[1, a.length, r1.etag], [2, b.length, again.stored[1].etag]],
+      );
+      const b2 = randomBytes(5 * MiB);
+      const r2 = await again.uploadPart(2, b2, a.length);
+      const r3 = await again.uploadPart(3, c, a.length + b2.length);
+      await again.complete([again.stored[0], r2, r3]);
+      const back = new Uint8Array(
+        await new Response(await remote.get("mp/resume")).arrayBuffer(),
+      );
+      assert.equal(back.length, a.length + b2.length + c.length);
+      assert.deepEqual(
+        back.subarray(a.length, a.length + 64),
+        b2.subarray(0, 64),
+      );
+      assert.deepEqual(back.subarray(back.length - c.length), c);
+      assert.deepEqual(await remote.listOpenUploads(), []);
+      await remote.delete(["mp/resume"]);
+
+      const stale = await remote.createMultipartUpload("mp/stale");
+      await stale.uploadPart(1, a, 0);
+      const [listed] = await remote.listOpenUploads();
+      await remote.abortOpenUpload(listed);
+      await remote.abortOpenUpload(listed); // twice is fine
+      assert.deepEqual(await remote.listOpenUploads(), []);
+      assert.equal(await remote.resumeUpload("mp/stale", stale.id), null);
+    },
+  );
 }
 
 Deno.test("local directory remote passes the remote suite", async (t) => {

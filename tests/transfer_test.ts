@@ -362,6 +362,7 @@ async function transferSuite(
           const mp = await remote.createMultipartUpload(key, o);
           return {
             key,
+            id: mp.id,
             complete: (p) => mp.complete(p),
             abort: () => mp.abort(),
             async uploadPart(n, d, off, sums) {
@@ -409,6 +410,8 @@ function remoteMethods(r: Remote): Remote {
     createMultipartUpload: (k, o) => r.createMultipartUpload(k, o),
     delete: (k) => r.delete(k),
     listOpenUploads: (p) => r.listOpenUploads(p),
+    abortOpenUpload: (u) => r.abortOpenUpload(u),
+    resumeUpload: (k, id) => r.resumeUpload(k, id),
     close: () => r.close(),
   };
 }

@@ -6,8 +6,9 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
-import type { Config } from "../core/config_types.ts";
+import type { Config, SourceUpload } from "../core/config_types.ts";
 import {
   createSnapshot,
   destroySnapshot,
@@ -21,12 +22,14 @@ import { teeBounded } from "../drivers/pipe/tee.ts";
 import type { ExecutorWorld } from "../core/plan/executor.ts";
 import { snapshotName } from "../core/snapshot_names.ts";
 import { deleteBackup } from "../drivers/transfer/manifest.ts";
-import { uploadStream } from "../drivers/transfer/upload.ts";
+import { type UploadResult, uploadStream } from "../drivers/transfer/upload.ts";
+import { fileJournal } from "../drivers/transfer/upload_journal.ts";
 import { formatSize } from "../core/format.ts";
 import { formatRate } from "../core/rate.ts";
 import type { Output } from "./output.ts";
 import type { RemoteSet } from "./remotes.ts";
 import { retainBackup } from "./object_lock.ts";
+import { uploadJournalPath } from "./lock.ts";
 
 /** One backup uploaded, as {@linkcode WorldOptions.onUploaded} reports it. */
 export interface UploadRecord {
@@ -54,6 +57,34 @@ export interface WorldOptions {
   verbose?: boolean;
   /** Told after each upload. */
   onUploaded?: (upload: UploadRecord) => void;
+  /**
+   * Stops the run: the uploads in progress are undone and every later step
+   * throws the signal's reason. A snapshot just made is still renamed to its
+   * final name (a `.NEW.` name would outlive the run).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * What makes an upload's stream what it is besides the snapshot (which the
+ * key names): its send parent and pipe stages. A killed upload is resumed
+ * only by one with the same fingerprint.
+ *
+ * @param up The source's upload config for the remote.
+ * @param parentUuid The send parent's uuid, or null for a full backup.
+ * @param storageClass The storage class the objects get.
+ * @returns A hex digest.
+ */
+export function uploadFingerprint(
+  up: SourceUpload,
+  parentUuid: string | null,
+  storageClass: string | undefined,
+): string {
+  return createHash("sha256").update(JSON.stringify({
+    parent: parentUuid,
+    stages: forwardArgvs(up.pipe),
+    storageClass: storageClass ?? null,
+  })).digest("hex");
 }
 
 /**
@@ -78,9 +109,11 @@ export function executorWorld(
   };
   const uploadConfig = (sourcePath: string, remoteId: string) =>
     sourceOf(sourcePath).upload.find((u) => u.remote === remoteId)!;
+  const signal = options.signal;
   return {
     pid: Deno.pid,
     async createSnapshot(source, name) {
+      signal?.throwIfAborted();
       await Deno.mkdir(source.snapshotDir, { recursive: true });
       const s = await createSnapshot(source.path, source.snapshotDir, name);
       return {
@@ -94,6 +127,7 @@ export function executorWorld(
       await renameSnapshot(from, basename(to));
     },
     async upload(source, targets) {
+      signal?.throwIfAborted();
       const started = performance.now();
       const { snapshot, parent } = targets[0].upload;
       const sent = await send(
@@ -126,9 +160,27 @@ export function executorWorld(
           try {
             const up = uploadConfig(source.path, upload.remoteId);
             const remote = remotes.get(upload.remoteId);
-            const stream = pipeThrough(branch, forwardArgvs(up.pipe));
+            const stream = pipeThrough(branch, forwardArgvs(up.pipe), {
+              signal,
+            });
+            const storageClass = upload.storageClass ?? up.storageClass;
             const result = await uploadStream(remote, key, stream, {
-              storageClass: upload.storageClass ?? up.storageClass,
+              storageClass,
+              // A run killed mid-upload left a journal: this upload resumes it.
+              journal: fileJournal(
+                uploadJournalPath(
+                  source.snapshotDir,
+                  source.name,
+                  remote.id,
+                  key,
+                ),
+              ),
+              fingerprint: uploadFingerprint(
+                up,
+                parent?.uuid ?? null,
+                storageClass,
+              ),
+              signal,
               onProgress: (p) => {
                 sentBytes[i] = p.bytes;
                 out.progress(
@@ -154,7 +206,8 @@ export function executorWorld(
               } to ${upload.remoteId} in ${
                 (durationMs / 1000).toFixed(1)
               } s, ${result.objects.length} object(s)` +
-                (options.verbose ? `, sha256 ${result.sha256}` : ""),
+                (options.verbose ? `, sha256 ${result.sha256}` : "") +
+                _resumedText(result),
             );
             options.onUploaded?.({
               remote: upload.remoteId,
@@ -177,12 +230,15 @@ export function executorWorld(
       return outcomes;
     },
     async extendRetention(r) {
+      signal?.throwIfAborted();
       await retainBackup(remotes.get(r.remoteId), r.backup.keys, r.to);
     },
     async destroy(snapshot) {
+      signal?.throwIfAborted();
       await destroySnapshot(snapshot.path, { uuid: snapshot.uuid });
     },
     async deleteBackup(remoteId, backup) {
+      signal?.throwIfAborted();
       await deleteBackup(remotes.get(remoteId), backup.keys);
       remotes.noteDeleted(remoteId, backup.keys);
     },
@@ -216,4 +272,15 @@ export function executorWorld(
     log: (line, detail) =>
       out.log(options.verbose && detail ? `${line}: ${detail}` : line),
   };
+}
+
+/** What a resumed upload reused, for its log line. */
+function _resumedText(r: UploadResult): string {
+  if (!r.resumed) return "";
+  if (r.reused.parts === 0) {
+    return "; resumed an interrupted upload, but no part matched (the stream came out different, as age and gpg encrypt differently each time), so every part was sent again";
+  }
+  return `; resumed an interrupted upload: ${r.reused.parts} part(s), ${
+    formatSize(r.reused.bytes)
+  }, were already stored and not sent again`;
 }

@@ -91,6 +91,12 @@ export class ParsedArgs {
     return this.#flags.get(name) as string | undefined;
   }
 
+  /** An optional-value flag: its `=VALUE`, true when given bare, undefined when absent. */
+  optional(name: string): string | true | undefined {
+    this.#flag(name, "optional");
+    return this.#flags.get(name) as string | true | undefined;
+  }
+
   /** Every value of a repeatable flag, in order. */
   strings(name: string): string[] {
     this.#flag(name, "strings");
@@ -219,6 +225,14 @@ export function parseArgs(
     if (spec.kind === "boolean") {
       if (eq >= 0) fail(`--${spec.name} takes no value`);
       values.set(spec.name, true);
+      continue;
+    }
+    if (spec.kind === "optional") {
+      if (values.has(spec.name)) fail(`--${spec.name} is given twice`);
+      if (eq >= 0 && eq === token.length - 1) {
+        fail(`--${spec.name}= needs a value: --${spec.name}=${spec.value}`);
+      }
+      values.set(spec.name, eq >= 0 ? token.slice(eq + 1) : true);
       continue;
     }
     let value: string;

@@ -11,8 +11,12 @@ export interface FlagSpec {
   readonly name: string;
   /** A one-letter alias, without the dash. */
   readonly short?: string;
-  /** `boolean`: present or not; `string`: takes one value; `strings`: takes a value each time it is given. */
-  readonly kind: "boolean" | "string" | "strings";
+  /**
+   * `boolean`: present or not; `string`: takes one value; `strings`: takes a
+   * value each time it is given; `optional`: present or not, with an optional
+   * value given as `--name=VALUE` only (so a following argument is never taken).
+   */
+  readonly kind: "boolean" | "string" | "strings" | "optional";
   /** The value's placeholder in usage texts, e.g. `DURATION`. */
   readonly value?: string;
   /** The command refuses to run without it. */

@@ -23,6 +23,7 @@ import {
   RETRIEVAL_FLAGS,
   TARGET_ARG,
   VERBOSE_FLAG,
+  WAIT_LOCK_FLAG,
 } from "./common_args.ts";
 
 export type {
@@ -65,6 +66,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         help:
           "use a local remote directory that has no snap2s3 marker yet although the sources have snapshots (without it such a run stops: is the disk mounted?)",
       },
+      WAIT_LOCK_FLAG,
       JSON_FLAG,
       QUIET_FLAG,
       VERBOSE_FLAG,
@@ -74,6 +76,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       "update /etc/snap2s3/policy.ts --force",
       "update /etc/snap2s3/policy.ts --force --quiet   # for cron: mail only on trouble",
       "update /etc/snap2s3/policy.ts --force --json > last-run.json",
+      "update /etc/snap2s3/policy.ts --force --wait-lock=3600   # after a run still going",
     ],
   },
   {
@@ -95,6 +98,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       PIPE_THROUGH_FLAG,
       BWLIMIT_FLAG,
       ...RETRIEVAL_FLAGS,
+      WAIT_LOCK_FLAG,
       JSON_FLAG,
       QUIET_FLAG,
       VERBOSE_FLAG,

@@ -174,6 +174,15 @@ export const BWLIMIT_FLAG: FlagSpec = {
     "limit each S3 remote's uploads and downloads to RATE each, e.g. 20MiB/s or 100Mbit/s (over the config's bandwidth)",
 };
 
+/** `--wait-lock[=SECONDS]`: wait for another run instead of exiting 75. */
+export const WAIT_LOCK_FLAG: FlagSpec = {
+  name: "wait-lock",
+  kind: "optional",
+  value: "SECONDS",
+  help:
+    "when another run holds the lock, wait for it (at most SECONDS, or as long as it takes) instead of exiting 75",
+};
+
 /** `-v`, `--verbose`: keys and retries. */
 export const VERBOSE_FLAG: FlagSpec = {
   name: "verbose",

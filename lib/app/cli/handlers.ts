@@ -23,6 +23,7 @@ import {
   pipeThroughArg,
   selectionUsage,
 } from "./remote_args.ts";
+import { InterruptedError, interruptScope } from "../interrupt.ts";
 
 /** Runs one command; returns the exit code. */
 export type Handler = (args: ParsedArgs, out: Output) => Promise<number>;
@@ -49,13 +50,39 @@ function _shaped(args: ParsedArgs, base: Output, config: Config): Output {
   });
 }
 
+/** `--wait-lock[=SECONDS]` as seconds: 0 when absent, Infinity when bare. */
+function _waitLock(args: ParsedArgs): number {
+  const v = args.optional("wait-lock");
+  if (v === undefined) return 0;
+  if (v === true) return Infinity;
+  if (!/^\d+$/.test(v)) {
+    throw new UsageError(
+      `--wait-lock=${v}: give whole seconds, e.g. --wait-lock=600, or --wait-lock alone to wait as long as it takes`,
+      args.command.name,
+    );
+  }
+  return Number(v);
+}
+
+/** The run's cancellation: the first SIGINT/SIGTERM stops it cleanly, a second exits at once. */
+function _interrupts(out: Output) {
+  return interruptScope({
+    onInterrupt: (sig) =>
+      out.error(
+        `snap2s3: ${sig}: stopping, undoing the step in progress (a second ${sig} exits at once)`,
+      ),
+  });
+}
+
 async function _update(args: ParsedArgs, base: Output): Promise<number> {
   const bandwidth = await _bwlimit(args, "update");
   const config = await loadConfigArg(args);
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
+  const waitLock = _waitLock(args);
   const { monitoredUpdate } = await import("../commands/monitored_update.ts");
   const interactive = Deno.stdin.isTerminal();
+  using interrupts = _interrupts(out);
   const result = await monitoredUpdate(config, {
     force: args.boolean("force"),
     pretend: args.boolean("pretend"),
@@ -63,6 +90,8 @@ async function _update(args: ParsedArgs, base: Output): Promise<number> {
     verbose: args.boolean("verbose"),
     bandwidth,
     initRemote: args.boolean("init-remote"),
+    waitLock,
+    signal: interrupts.signal,
     output: out,
     color: base.interactive && !json && !Deno.noColor,
     confirm: () => {
@@ -72,10 +101,18 @@ async function _update(args: ParsedArgs, base: Output): Promise<number> {
         );
         return Promise.resolve(false);
       }
-      return Promise.resolve(globalThis.confirm("continue?"));
+      // The prompt blocks: Ctrl-C there must end the process as it always does.
+      return Promise.resolve(
+        interrupts.paused(() => globalThis.confirm("continue?")),
+      );
     },
   });
-  const code = result.ok ? 0 : 1;
+  const stopped = result.report?.error;
+  const code = result.ok
+    ? 0
+    : stopped instanceof InterruptedError
+    ? stopped.exitCode
+    : 1;
   if (result.ok) out.log(result.summary);
   else out.error(result.summary);
   if (json) base.print(JSON.stringify(updateJson(result, code)));
@@ -141,6 +178,7 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
   const out = _shaped(args, base, config);
   const json = args.boolean("json");
   const dest = args.required("dest");
+  const waitLock = _waitLock(args);
   const uuid = args.positional("uuid");
   await checkRestoreArgs(uuid, dest, "restore");
   const { restore, RestoreError } = await import("../commands/restore.ts");
@@ -184,10 +222,13 @@ async function _restore(args: ParsedArgs, base: Output): Promise<number> {
     }
     return code;
   };
+  using interrupts = _interrupts(out);
   let result: RestoreResult;
   try {
     result = await selectionUsage("restore", () =>
       restore(config, {
+        waitLock,
+        signal: interrupts.signal,
         dest,
         remote,
         uuid,

@@ -120,7 +120,9 @@ function _positional(p: PositionalSpec): string {
 }
 
 function _flagName(f: FlagSpec): string {
-  return f.kind === "boolean" ? `--${f.name}` : `--${f.name} ${f.value}`;
+  if (f.kind === "boolean") return `--${f.name}`;
+  if (f.kind === "optional") return `--${f.name}[=${f.value}]`;
+  return `--${f.name} ${f.value}`;
 }
 
 function _columns(rows: readonly (readonly [string, string])[]): string[] {

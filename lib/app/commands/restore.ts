@@ -41,6 +41,8 @@ import { formatRate } from "../../core/rate.ts";
 import { configuredStages, undoCommands } from "../undo_pipe.ts";
 import type { RetryInfo } from "../../drivers/remote/retry.ts";
 import { snapshotName } from "../../core/snapshot_names.ts";
+import { lockDestination } from "../run_lock.ts";
+import { InterruptedError } from "../interrupt.ts";
 
 /** Options of {@linkcode restore}. */
 export interface RestoreOptions {
@@ -70,6 +72,10 @@ export interface RestoreOptions {
   bandwidth?: number;
   /** Archived backups: tier, days, and whether to wait for them (default: ask, then exit 75). */
   retrieval?: RetrievalOptions;
+  /** Seconds to wait while another restore holds the destination's lock (0: fail at once; Infinity: no limit). */
+  waitLock?: number;
+  /** Stops the restore: the backup being received is abandoned, nothing more is started. */
+  signal?: AbortSignal;
 }
 
 /** One backup received, as {@linkcode RestoreResult.backups} lists it. */
@@ -162,10 +168,19 @@ export async function restore(
   const onRetry = options.verbose
     ? (id: string, info: RetryInfo) => out.error(describeRetry(id, info))
     : undefined;
+  const signal = options.signal;
+  // One restore per destination at a time.
+  await using _lock = await lockDestination(dest, {
+    command: "restore",
+    wait: options.waitLock,
+    signal,
+    onWait: (line) => out.error(line),
+  });
   const remotes = new RemoteSet(config.remotes, {
     onRetry,
     bandwidth: options.bandwidth,
   });
+  let received = 0;
   try {
     const remote = remotes.get(options.remote);
     const listing = await remotes.listing(options.remote);
@@ -221,6 +236,7 @@ export async function restore(
       );
       const failedUuids = new Set<string>();
       for (const b of source.backups) {
+        signal?.throwIfAborted();
         if (present.has(b.uuid)) {
           result.skipped++;
           out.log(`already received: ${name(b)}${key(b)}`);
@@ -251,8 +267,10 @@ export async function restore(
             onUnverified: () => result.unverified++,
           });
           present.add(b.uuid);
+          received++;
         } catch (e) {
           out.endProgress();
+          signal?.throwIfAborted();
           firstError ??= e;
           failedUuids.add(b.uuid);
           const error = e instanceof Error ? e.message : String(e);
@@ -279,6 +297,15 @@ export async function restore(
       );
     }
     return result;
+  } catch (e) {
+    const reason = signal?.reason;
+    if (signal?.aborted && reason instanceof InterruptedError) {
+      throw new InterruptedError(
+        reason.signal,
+        `${reason.message}: the backup being received was abandoned; kept ${received} snapshot(s) received`,
+      );
+    }
+    throw e;
   } finally {
     remotes.close();
   }
@@ -380,6 +407,7 @@ async function _receiveOne(
   const known: { size?: number } = {};
   const dl = await downloadStream(ctx.remote, b.keys, {
     verify: options.verify ?? true,
+    signal: options.signal,
     retry: onRetry
       ? { onRetry: (info) => onRetry(ctx.remoteId, info) }
       : undefined,
@@ -398,7 +426,10 @@ async function _receiveOne(
       ),
   });
   known.size = dl.size;
-  const info = await receive(pipeThrough(dl.stream, ctx.inverse), ctx.dest, {
+  const stream = pipeThrough(dl.stream, ctx.inverse, {
+    signal: options.signal,
+  });
+  const info = await receive(stream, ctx.dest, {
     label: `backup ${b.keys[0]}`,
     expect: {
       uuid: b.uuid,

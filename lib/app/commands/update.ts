@@ -29,6 +29,17 @@ import { checkRemoteMarkers } from "../remote_markers.ts";
 import type { RemoteMarker } from "../../drivers/remote/remote.ts";
 import { orphanManifests } from "../../drivers/transfer/manifest.ts";
 import { executorWorld, type UploadRecord } from "../world.ts";
+import { lockSources } from "../run_lock.ts";
+import { InterruptedError } from "../interrupt.ts";
+import {
+  carryOutCleanStart,
+  type CleanStart,
+  cleanStartActs,
+  decideUploads,
+  findStale,
+  renderCleanStart,
+  withoutDestroyed,
+} from "../clean_start.ts";
 
 /** Options of {@linkcode update}. */
 export interface UpdateOptions {
@@ -65,6 +76,18 @@ export interface UpdateOptions {
    * refused: the directory is most likely an unmounted disk's mount point.
    */
   initRemote?: boolean;
+  /**
+   * Seconds to wait while another run holds a source's lock: 0 (the default)
+   * fails at once with a `LockHeldError`, Infinity waits as long as it takes.
+   */
+  waitLock?: number;
+  /**
+   * Stops the run: the upload in progress is undone (its multipart upload
+   * aborted, its partial objects deleted, `btrfs send` and the pipe stages
+   * killed), nothing more is started, and the result's `report.error` (or the
+   * rejection, before the plan runs) is the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a long-running caller (the daemon) lends an update; not public. */
@@ -154,6 +177,14 @@ export async function updateIn(
     warnings,
     durationMs: Math.round(performance.now() - started),
   });
+  const signal = options.signal;
+  // One run per source, from the inventory to the end of execution.
+  await using _locks = await lockSources(config, {
+    command: "update",
+    wait: options.waitLock,
+    signal,
+    onWait: (line) => out.error(line),
+  });
   const remotes = context.remotes ?? new RemoteSet(config.remotes, {
     onRetry: options.verbose
       ? (id, info) => out.error(describeRetry(id, info))
@@ -175,12 +206,20 @@ export async function updateIn(
   const local = new Set(
     config.remotes.filter((r) => r.kind === "local").map((r) => r.id),
   );
-  const plan0 = () => _plan(config, remotes, options, warn, markers);
+  // What interrupted runs left, found with each plan.
+  let clean: CleanStart = { snapshots: [], uploads: [], warnings: [] };
+  const plan0 = async () => {
+    const made = await _plan(config, remotes, options, warn, markers);
+    clean = made.clean;
+    return made.plan;
+  };
   try {
+    signal?.throwIfAborted();
     await checkObjectLock(config, remotes);
     await _warnAboutListings(config, remotes, warn);
     let plan = await plan0();
-    if (isEmptyPlan(plan)) {
+    signal?.throwIfAborted();
+    if (isEmptyPlan(plan) && !cleanStartActs(clean)) {
       if (!options.pretend) await housekeeping();
       return done({
         ok: true,
@@ -188,6 +227,14 @@ export async function updateIn(
         summary: "nothing to do",
         plan,
       });
+    }
+    const cleanLines = renderCleanStart(clean);
+    if (cleanLines.length) {
+      out.print(
+        ["Left by interrupted runs:", ...cleanLines.map((l) => `  ${l}`)].join(
+          "\n",
+        ),
+      );
     }
     out.print(render(plan));
     if (options.pretend) {
@@ -227,12 +274,24 @@ export async function updateIn(
       }
       plan = confirmed;
     }
+    signal?.throwIfAborted();
     await housekeeping();
     const world = executorWorld(config, remotes, out, {
       verbose: options.verbose,
       onUploaded: (u) => uploads.push(u),
+      signal,
     });
+    const cleaned = await carryOutCleanStart(
+      clean,
+      remotes,
+      (line) => out.log(line),
+      signal,
+    );
     const report = await executePlan(plan, world);
+    // Whatever stopped the run (an undone upload, a killed send), the signal is why.
+    if (signal?.aborted && signal.reason instanceof InterruptedError) {
+      report.error = signal.reason;
+    }
     // A listing is billed on S3: tidy there only after writing a manifest
     // (a multipart backup), the kind of upload that can leave one behind.
     const wrote = new Set(
@@ -240,15 +299,25 @@ export async function updateIn(
         u.remote
       ),
     );
-    await _deleteOrphanManifests(config, remotes, out, (id) => wrote.has(id))
-      .catch((e) => warn(`tidying manifests: ${(e as Error)?.message ?? e}`));
+    if (!signal?.aborted) {
+      await _deleteOrphanManifests(config, remotes, out, (id) => wrote.has(id))
+        .catch((e) => warn(`tidying manifests: ${(e as Error)?.message ?? e}`));
+    }
     return done({
       ok: !report.error,
       executed: true,
-      summary: _summary(report),
+      summary: _summary(report, cleaned),
       plan,
       report,
     });
+  } catch (e) {
+    if (e instanceof InterruptedError && e === signal?.reason) {
+      throw new InterruptedError(
+        e.signal,
+        `${e.message} before the plan ran; nothing was changed`,
+      );
+    }
+    throw e;
   } finally {
     if (!context.remotes) remotes.close();
   }
@@ -275,8 +344,9 @@ function _usedRemotes(config: Config): Set<string> {
 }
 
 /**
- * The plan for now (or `options.now`), with the planner's warnings shown;
- * refused when a local remote looks unmounted (see
+ * The plan for now (or `options.now`), with the planner's warnings shown, and
+ * what interrupted runs left (planned around: stale copies are not planned
+ * for); refused when a local remote looks unmounted (see
  * {@linkcode checkRemoteMarkers}; the markers to write go into `markers`) or
  * when the clock reads earlier than what the sources and remotes hold.
  */
@@ -286,8 +356,10 @@ async function _plan(
   options: UpdateOptions,
   warn: (line: string) => void,
   markers: Set<RemoteMarker>,
-): Promise<Plan> {
+): Promise<{ plan: Plan; clean: CleanStart }> {
   const sources = await inventory(config, remotes);
+  const clean = await findStale(config, sources, remotes);
+  for (const w of clean.warnings) warn(w);
   for (
     const m of await checkRemoteMarkers(sources, remotes, options.initRemote)
   ) {
@@ -296,17 +368,18 @@ async function _plan(
   const input = {
     timeZone: config.timezone,
     now: options.now ?? Temporal.Now.instant(),
-    sources,
+    sources: withoutDestroyed(sources, clean),
   };
   const skew = clockSkew(input);
   if (skew !== null) {
     throw new GuardError("clock", clockSkewMessage(skew, config.timezone));
   }
   const plan = makePlan(input);
+  decideUploads(clean, plan);
   for (const s of plan.sources) {
     for (const w of s.warnings) warn(`${s.path}: ${w}`);
   }
-  return plan;
+  return { plan, clean };
 }
 
 /** Stops a plan that removes more than half of what a source has, unless allowed. */
@@ -343,7 +416,10 @@ async function _deleteOrphanManifests(
   }
 }
 
-function _summary(r: ExecuteReport): string {
+function _summary(
+  r: ExecuteReport,
+  cleaned: { destroyed: number; aborted: number },
+): string {
   const parts = [
     `${r.created.length} snapshot(s) created`,
     `${r.uploaded.length} backup(s) uploaded`,
@@ -360,7 +436,16 @@ function _summary(r: ExecuteReport): string {
   if (r.deletesSkipped) {
     parts.push(`${r.deletesSkipped} backup(s) kept that the plan would delete`);
   }
+  if (cleaned.destroyed) {
+    parts.push(`${cleaned.destroyed} stale snapshot(s) destroyed`);
+  }
+  if (cleaned.aborted) parts.push(`${cleaned.aborted} stale upload(s) aborted`);
   if (!r.error) return parts.join(", ");
+  if (r.error instanceof InterruptedError) {
+    return `${r.error.message}: the step in progress was undone; kept what was done: ${
+      parts.join(", ")
+    }`;
+  }
   const first = r.failed[0];
   const what = first && first.error === r.error
     ? `${r.failed.length} upload(s) failed; the first, to ${first.remoteId}: ${r.error.message}`

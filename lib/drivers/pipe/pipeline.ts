@@ -8,6 +8,7 @@
  */
 
 import { joinShellWords } from "../../core/shell_words.ts";
+import { forgetGroup, signalGroup, spawnGroupLeader } from "./process_group.ts";
 
 /** How one stage of a pipeline failed. */
 export interface StageFailure {
@@ -56,6 +57,8 @@ export class PipelineError extends Error {
 export interface PipeThroughOptions {
   /** Extra environment variables for every stage (added to the inherited environment). */
   env?: Record<string, string>;
+  /** Stops the pipeline: every stage is killed, the input cancelled, and the output errors with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 const _STDERR_TAIL = 4096;
@@ -162,6 +165,223 @@ function _erroredAfter(
   });
 }
 
+/** One running stage: its process group, exit status and stderr tail. */
+class _Stage {
+  exited = false;
+  stoppedByUs = false;
+  readonly tail = new _Tail();
+  readonly stderrDone: Promise<void>;
+
+  constructor(
+    readonly index: number,
+    readonly argv: readonly string[],
+    readonly child: Deno.ChildProcess,
+  ) {
+    this.stderrDone = _drain(child.stderr, this.tail);
+  }
+
+  /** Signals the stage and everything it started, unless it is gone. */
+  signal(signal: "SIGTERM" | "SIGKILL"): void {
+    if (!this.exited) signalGroup(this.child, signal);
+  }
+}
+
+/** Spawns every stage, or stops those started and returns the error. */
+function _spawnStages(
+  stages: readonly (readonly string[])[],
+  env: Record<string, string> | undefined,
+): _Stage[] | { error: Error; cleanup: Promise<unknown> } {
+  const started: _Stage[] = [];
+  for (const [i, argv] of stages.entries()) {
+    try {
+      started.push(new _Stage(i, argv, spawnGroupLeader(argv, env)));
+    } catch (e) {
+      const cleanup = Promise.allSettled(started.map(async (stage) => {
+        stage.signal("SIGKILL");
+        await Promise.allSettled([
+          stage.child.stdin.abort(),
+          stage.child.stdout.cancel(),
+          stage.stderrDone,
+          stage.child.status,
+        ]);
+        forgetGroup(stage.child);
+      }));
+      return { error: _spawnError(argv, i, stages.length, e), cleanup };
+    }
+  }
+  return started;
+}
+
+/** The stages of one pipeline, wired together, and how it ended. */
+class _Pipeline {
+  readonly #stages: _Stage[];
+  readonly #failures: StageFailure[] = [];
+  readonly #statuses: Promise<void>[];
+  readonly #abortInput = new AbortController();
+  #inputError: { error: unknown } | null = null;
+  #aborted: { reason: unknown } | null = null;
+  #stopping = false;
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+  #pipes: Promise<void>[] = [];
+  #settled: Promise<void> | null = null;
+
+  constructor(stages: _Stage[]) {
+    this.#stages = stages;
+    this.#statuses = stages.map((s) => this.#watch(s));
+  }
+
+  /** Waits for a stage's exit; the first failure stops the rest. */
+  async #watch(stage: _Stage): Promise<void> {
+    const status = await stage.child.status;
+    stage.exited = true;
+    // A stopped stage's children may outlive it: take the group down too.
+    if (this.#stopping || !status.success) {
+      signalGroup(stage.child, "SIGKILL");
+    }
+    forgetGroup(stage.child);
+    if (!status.success && !stage.stoppedByUs) {
+      this.#failures.push({
+        index: stage.index,
+        argv: [...stage.argv],
+        code: status.signal === null ? status.code : null,
+        signal: status.signal,
+        stderr: "",
+      });
+      // The first failure decides: stop the rest so the upload ends now.
+      this.stop();
+    }
+  }
+
+  /** SIGTERM to every stage still running, SIGKILL after a grace period. */
+  stop(): void {
+    this.#stopping = true;
+    if (this.#stages.every((s) => s.exited)) return;
+    for (const stage of this.#stages) {
+      if (stage.exited) continue;
+      stage.stoppedByUs = true;
+      stage.signal("SIGTERM");
+    }
+    this.#killTimer ??= setTimeout(() => {
+      for (const stage of this.#stages) stage.signal("SIGKILL");
+    }, _KILL_GRACE_MS);
+  }
+
+  /** Stops everything because the caller's signal fired; the output errors with `reason`. */
+  abort(reason: unknown): void {
+    this.#aborted ??= { reason };
+    this.stop();
+    this.#abortInput.abort(reason);
+  }
+
+  /** Feeds `input` to the first stage and each stage's stdout to the next. */
+  connect(input: ReadableStream<Uint8Array>): void {
+    const first = this.#stages[0].child;
+    this.#pipes = [
+      this.#source(input).pipeTo(first.stdin, {
+        signal: this.#abortInput.signal,
+      }),
+      ...this.#stages.slice(1).map((stage, i) =>
+        this.#stages[i].child.stdout.pipeTo(stage.child.stdin)
+      ),
+    ].map((p) => p.catch(() => {/* the stages' exit statuses tell */}));
+  }
+
+  /** `input`, with its own errors told apart from a stage closing its stdin. */
+  #source(input: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const reader = input.getReader();
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (e) {
+          this.#inputError ??= { error: e };
+          this.stop();
+          controller.error(e);
+          return;
+        }
+        if (result.done) controller.close();
+        else controller.enqueue(result.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Resolves once every stage exited. */
+  exited(): Promise<unknown> {
+    return Promise.all(this.#statuses);
+  }
+
+  /** Resolves once every stage exited and every pipe between them closed. */
+  settle(): Promise<void> {
+    this.#settled ??= (async () => {
+      await Promise.all(this.#statuses);
+      clearTimeout(this.#killTimer);
+      // Every stage is gone: stop reading the input (it may be stalled).
+      this.#abortInput.abort();
+      await Promise.all([
+        ...this.#stages.map((s) => s.stderrDone),
+        ...this.#pipes,
+      ]);
+    })();
+    return this.#settled;
+  }
+
+  /** Why the output must not end cleanly, or null when it may. */
+  error(): unknown {
+    if (this.#aborted) return this.#aborted.reason;
+    for (const f of this.#failures) {
+      f.stderr = this.#stages[f.index].tail.text();
+    }
+    const count = this.#stages.length;
+    const lines = this.#failures.map((f) => _describeFailure(f, count));
+    if (this.#inputError !== null) {
+      const e = this.#inputError.error;
+      lines.unshift(
+        `the input of the pipe failed: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    if (lines.length === 0) return null;
+    return new PipelineError(
+      lines.join("\n"),
+      this.#failures,
+      this.#inputError?.error,
+    );
+  }
+
+  /** The last stage's stdout, closing only after a clean end of everything. */
+  output(): ReadableStream<Uint8Array> {
+    const reader = this.#stages[this.#stages.length - 1].child.stdout
+      .getReader();
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch {
+          // The exit statuses explain a broken output; make sure they come.
+          this.stop();
+          result = { done: true, value: undefined };
+        }
+        if (!result.done) {
+          controller.enqueue(result.value);
+          return;
+        }
+        await this.settle();
+        const error = this.error();
+        if (error !== null) controller.error(error);
+        else controller.close();
+      },
+      cancel: async (reason) => {
+        this.stop();
+        this.#abortInput.abort(reason);
+        await reader.cancel(reason).catch(() => {});
+        await this.settle();
+      },
+    }, { highWaterMark: 0 });
+  }
+}
+
 /**
  * Pipes a stream through commands, like `input | stage1 | stage2 | ...` under
  * `set -o pipefail`.
@@ -170,13 +390,15 @@ function _erroredAfter(
  * a stage exits non-zero or is killed, every other stage is stopped and the
  * output errors with a {@linkcode PipelineError} naming the stage's argv,
  * exit code and stderr tail; the same if the input stream errors. Cancelling
- * the output kills every stage and cancels the input. A program that cannot
- * be found errors the output with the package to install. With no stages,
- * the input is returned as it is.
+ * the output, or aborting `options.signal`, kills every stage and cancels the
+ * input. Each stage runs in a process group of its own, and stopping a stage
+ * signals the whole group, so nothing it started (`sh -c "a | b"`) is left
+ * running. A program that cannot be found errors the output with the package
+ * to install. With no stages, the input is returned as it is.
  *
  * @param input The data to pipe, e.g. a `btrfs send` stream.
  * @param stages One argv per stage, in order.
- * @param options Extra environment for the stages.
+ * @param options Extra environment for the stages; an abort signal.
  * @returns The last stage's output.
  *
  * @example Compress and decompress
@@ -196,162 +418,25 @@ export function pipeThrough(
   options: PipeThroughOptions = {},
 ): ReadableStream<Uint8Array> {
   if (stages.length === 0) return input;
-  const count = stages.length;
-  const children: Deno.ChildProcess[] = [];
-  for (const [i, argv] of stages.entries()) {
-    try {
-      children.push(
-        new Deno.Command(argv[0], {
-          args: argv.slice(1),
-          env: options.env,
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn(),
-      );
-    } catch (e) {
-      const error = _spawnError(argv, i, count, e);
-      // Stop what already started, and release everything before reporting.
-      const cleanup = Promise.allSettled([
-        input.cancel(error),
-        ...children.map(async (child) => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* already exited */ }
-          await Promise.allSettled([
-            child.stdin.abort(),
-            child.stdout.cancel(),
-            child.stderr.cancel(),
-            child.status,
-          ]);
-        }),
-      ]);
-      return _erroredAfter(cleanup, error);
-    }
+  const { signal } = options;
+  if (signal?.aborted) {
+    return _erroredAfter(input.cancel(signal.reason), signal.reason);
   }
-
-  const exited = children.map(() => false);
-  const stoppedByUs = children.map(() => false);
-  const failures: StageFailure[] = [];
-  let inputError: { error: unknown } | null = null;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-
-  const stopAll = (): void => {
-    if (exited.every(Boolean)) return;
-    for (const [i, child] of children.entries()) {
-      if (exited[i]) continue;
-      stoppedByUs[i] = true;
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited meanwhile */ }
-    }
-    killTimer ??= setTimeout(() => {
-      for (const [i, child] of children.entries()) {
-        if (exited[i]) continue;
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited meanwhile */ }
-      }
-    }, _KILL_GRACE_MS);
-  };
-
-  const tails = children.map(() => new _Tail());
-  const stderrDone = children.map((child, i) => _drain(child.stderr, tails[i]));
-  const statuses = children.map((child, i) =>
-    child.status.then((status) => {
-      exited[i] = true;
-      if (!status.success && !stoppedByUs[i]) {
-        failures.push({
-          index: i,
-          argv: [...stages[i]],
-          code: status.signal === null ? status.code : null,
-          signal: status.signal,
-          stderr: "",
-        });
-        // The first failure decides: stop the rest so the upload ends now.
-        stopAll();
-      }
-    })
-  );
-
-  // Wrap the input so its own errors are told apart from a stage closing its stdin.
-  const inputReader = input.getReader();
-  const source = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await inputReader.read();
-      } catch (e) {
-        inputError ??= { error: e };
-        stopAll();
-        controller.error(e);
-        return;
-      }
-      if (result.done) controller.close();
-      else controller.enqueue(result.value);
-    },
-    cancel(reason) {
-      return inputReader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-  const abortInput = new AbortController();
-  const pipes = [
-    source.pipeTo(children[0].stdin, { signal: abortInput.signal }),
-    ...children.slice(1).map((child, i) =>
-      children[i].stdout.pipeTo(child.stdin)
-    ),
-  ].map((p) => p.catch(() => {/* the stages' exit statuses tell */}));
-
-  let settled: Promise<void> | null = null;
-  const settle = (): Promise<void> => {
-    settled ??= (async () => {
-      await Promise.all(statuses);
-      clearTimeout(killTimer);
-      // Every stage is gone: stop reading the input (it may be stalled).
-      abortInput.abort();
-      await Promise.all([...stderrDone, ...pipes]);
-    })();
-    return settled;
-  };
-
-  const buildError = (): PipelineError | null => {
-    for (const f of failures) f.stderr = tails[f.index].text();
-    const lines = failures.map((f) => _describeFailure(f, count));
-    if (inputError !== null) {
-      const reason = inputError.error instanceof Error
-        ? inputError.error.message
-        : String(inputError.error);
-      lines.unshift(`the input of the pipe failed: ${reason}`);
-    }
-    if (lines.length === 0) return null;
-    return new PipelineError(lines.join("\n"), failures, inputError?.error);
-  };
-
-  const outReader = children[count - 1].stdout.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await outReader.read();
-      } catch {
-        // The exit statuses explain a broken output; make sure they come.
-        stopAll();
-        result = { done: true, value: undefined };
-      }
-      if (!result.done) {
-        controller.enqueue(result.value);
-        return;
-      }
-      await settle();
-      const error = buildError();
-      if (error) controller.error(error);
-      else controller.close();
-    },
-    async cancel(reason) {
-      stopAll();
-      abortInput.abort(reason);
-      await outReader.cancel(reason).catch(() => {});
-      await settle();
-    },
-  }, { highWaterMark: 0 });
+  const spawned = _spawnStages(stages, options.env);
+  if (!Array.isArray(spawned)) {
+    // Release everything before reporting.
+    const cleanup = Promise.allSettled([
+      input.cancel(spawned.error),
+      spawned.cleanup,
+    ]);
+    return _erroredAfter(cleanup, spawned.error);
+  }
+  const pipeline = new _Pipeline(spawned);
+  pipeline.connect(input);
+  if (signal) {
+    const onAbort = () => pipeline.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    pipeline.exited().then(() => signal.removeEventListener("abort", onAbort));
+  }
+  return pipeline.output();
 }

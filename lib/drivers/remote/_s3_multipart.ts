@@ -20,9 +20,9 @@ import type { PartChecksum } from "./providers.ts";
 import type {
   Checksums,
   CompletedObject,
-  MultipartUpload,
   PartReceipt,
   PutOptions,
+  ResumedUpload,
 } from "./remote.ts";
 
 /** What a multipart upload needs of its S3 remote. */
@@ -48,7 +48,7 @@ export async function startMultipart(
   key: string,
   fullKey: string,
   options: PutOptions,
-): Promise<MultipartUpload> {
+): Promise<ResumedUpload> {
   let retried = false;
   const created = await r.send(
     `start multipart upload of ${key}`,
@@ -88,21 +88,82 @@ export function unquote(etag: string | undefined): string | undefined {
   return etag?.replace(/^"|"$/g, "");
 }
 
-class _Upload implements MultipartUpload {
+/**
+ * Takes up the open upload `id` of `key` again, with the parts it holds
+ * (ListParts, every page); null when the store no longer has it.
+ */
+export async function resumeMultipart(
+  r: S3Requests,
+  key: string,
+  fullKey: string,
+  id: string,
+): Promise<ResumedUpload | null> {
+  const stored: PartReceipt[] = [];
+  let marker: string | undefined;
+  for (;;) {
+    let out;
+    try {
+      out = await r.send(
+        `list the parts of the open upload of ${key}`,
+        ({ sdk, client }) =>
+          client.send(
+            new sdk.ListPartsCommand({
+              Bucket: r.bucket,
+              Key: fullKey,
+              UploadId: id,
+              PartNumberMarker: marker,
+            }),
+          ),
+      );
+    } catch (e) {
+      if (e instanceof RemoteError && e.status === 404) return null;
+      throw e;
+    }
+    for (const p of out.Parts ?? []) {
+      const etag = unquote(p.ETag);
+      if (p.PartNumber === undefined || !etag || p.Size === undefined) continue;
+      stored.push({
+        partNumber: p.PartNumber,
+        etag,
+        size: p.Size,
+        checksumSha256: p.ChecksumSHA256,
+        // An ETag that is an MD5 (no SSE-KMS) lets the composite check run.
+        md5: /^[0-9a-f]{32}$/.test(etag) ? etag : undefined,
+      });
+    }
+    if (!out.IsTruncated) break;
+    marker = out.NextPartNumberMarker;
+  }
+  stored.sort((a, b) => a.partNumber - b.partNumber);
+  return new _Upload(r, key, fullKey, id, stored);
+}
+
+/** Aborts the open upload `id` of `fullKey`; one already gone is fine. */
+export async function abortMultipart(
+  r: S3Requests,
+  key: string,
+  fullKey: string,
+  id: string,
+): Promise<void> {
+  await _abort(r, fullKey, id, `abort the open upload of ${key}`);
+}
+
+class _Upload implements ResumedUpload {
   #aborted = false;
 
   constructor(
     readonly r: S3Requests,
     readonly key: string,
     readonly fullKey: string,
-    readonly uploadId: string,
+    readonly id: string,
+    readonly stored: readonly PartReceipt[] = [],
   ) {}
 
   #id(): { Bucket: string; Key: string; UploadId: string } {
     return {
       Bucket: this.r.bucket,
       Key: this.fullKey,
-      UploadId: this.uploadId,
+      UploadId: this.id,
     };
   }
 
@@ -196,7 +257,7 @@ class _Upload implements MultipartUpload {
     await _abort(
       this.r,
       this.fullKey,
-      this.uploadId,
+      this.id,
       `abort multipart upload of ${this.key}`,
     );
     this.#aborted = true;

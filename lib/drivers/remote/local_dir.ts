@@ -10,7 +10,13 @@
 import { MiB } from "../../core/format.ts";
 import { NotFoundError } from "./errors.ts";
 import type * as R from "./remote.ts";
-import { LocalUpload, PARTIAL_DIR, syncDir } from "./_local_upload.ts";
+import {
+  listPartials,
+  LocalUpload,
+  PARTIAL_DIR,
+  removePartial,
+  syncDir,
+} from "./_local_upload.ts";
 import { FILE_MODE } from "./_private_fs.ts";
 
 /** Options of {@linkcode localDirRemote}. */
@@ -192,7 +198,13 @@ class _LocalDirRemote implements R.Remote {
     data: Uint8Array,
     _options?: R.PutOptions,
   ): Promise<R.CompletedObject> {
-    const upload = await this.createMultipartUpload(key);
+    const upload = await LocalUpload.start(
+      this.#root,
+      key,
+      this.#path(key),
+      this.marker,
+      false,
+    );
     try {
       const part = await upload.uploadPart(1, data, 0);
       return await upload.complete([part]);
@@ -210,6 +222,17 @@ class _LocalDirRemote implements R.Remote {
       this.#root,
       key,
       this.#path(key),
+      this.marker,
+      true,
+    );
+  }
+
+  async resumeUpload(key: string, id: string): Promise<R.ResumedUpload | null> {
+    return await LocalUpload.resume(
+      this.#root,
+      key,
+      this.#path(key),
+      id,
       this.marker,
     );
   }
@@ -241,17 +264,15 @@ class _LocalDirRemote implements R.Remote {
     }
   }
 
-  async listOpenUploads(_prefix?: string): Promise<string[]> {
-    try {
-      const names: string[] = [];
-      for await (const e of Deno.readDir(`${this.#root}/${PARTIAL_DIR}`)) {
-        names.push(e.name);
-      }
-      return names.sort();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw e;
-    }
+  async listOpenUploads(prefix = ""): Promise<R.OpenUpload[]> {
+    // A partial file of unknown key is listed only when everything is asked for.
+    return (await listPartials(this.#root)).filter((u) =>
+      u.key === null ? prefix === "" : u.key.startsWith(prefix)
+    );
+  }
+
+  async abortOpenUpload(upload: R.OpenUpload): Promise<void> {
+    await removePartial(this.#root, upload.id);
   }
 
   close(): void {}

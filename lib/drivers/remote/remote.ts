@@ -97,6 +97,8 @@ export interface CompletedObject {
 export interface MultipartUpload {
   /** The key the object will have. */
   readonly key: string;
+  /** The upload's id (S3's UploadId; the partial file's name in a local directory). */
+  readonly id: string;
   /** Sends one part; the data is never re-read from a producer, so callers may retry with the same bytes. */
   uploadPart(
     partNumber: number,
@@ -108,6 +110,22 @@ export interface MultipartUpload {
   complete(parts: PartReceipt[]): Promise<CompletedObject>;
   /** Throws the upload away; no trace is left under the key. Safe to call more than once. */
   abort(): Promise<void>;
+}
+
+/** A multipart upload (S3) or partial file (local directory) left open, e.g. by a run that was killed. */
+export interface OpenUpload {
+  /** The key the object would have had (relative to the remote's prefix); null for a partial file of unknown key. */
+  key: string | null;
+  /** The upload's id (see {@linkcode MultipartUpload.id}). */
+  id: string;
+  /** When it was started, when known. */
+  initiated?: Date;
+}
+
+/** An open upload taken up again: the parts it holds, and the means to add to it. */
+export interface ResumedUpload extends MultipartUpload {
+  /** Parts the store holds, in part-number order. */
+  readonly stored: readonly PartReceipt[];
 }
 
 /** Provider limits that shape uploads. */
@@ -180,7 +198,14 @@ export interface Remote {
   /** Deletes the keys (missing keys are fine), in batches of 1000. */
   delete(keys: string[]): Promise<void>;
   /** Multipart uploads still open under `prefix` (S3); partial files (local). */
-  listOpenUploads(prefix?: string): Promise<string[]>;
+  listOpenUploads(prefix?: string): Promise<OpenUpload[]>;
+  /** Throws an open upload away with every part it holds; one already gone is fine. */
+  abortOpenUpload(upload: OpenUpload): Promise<void>;
+  /**
+   * Takes up an open upload of `key` again, with the parts it holds (S3:
+   * ListParts); null when it is gone.
+   */
+  resumeUpload(key: string, id: string): Promise<ResumedUpload | null>;
   /** Object lock and archive operations, where the store has them (S3). */
   readonly cold?: ColdStorage;
   /**

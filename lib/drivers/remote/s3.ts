@@ -20,6 +20,8 @@ import {
   payloadHash,
 } from "./_s3_checksums.ts";
 import {
+  abortMultipart,
+  resumeMultipart,
   type S3Requests,
   startMultipart,
   storageClassOf,
@@ -308,8 +310,8 @@ class _S3Remote implements R.Remote, S3Requests {
     }
   }
 
-  async listOpenUploads(prefix = ""): Promise<string[]> {
-    const out: string[] = [];
+  async listOpenUploads(prefix = ""): Promise<R.OpenUpload[]> {
+    const out: R.OpenUpload[] = [];
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     for (;;) {
@@ -325,12 +327,31 @@ class _S3Remote implements R.Remote, S3Requests {
           ),
       );
       for (const u of r.Uploads ?? []) {
-        if (u.Key) out.push(u.Key.slice(this.#prefix.length));
+        if (!u.Key || !u.UploadId) continue;
+        out.push({
+          key: u.Key.slice(this.#prefix.length),
+          id: u.UploadId,
+          initiated: u.Initiated,
+        });
       }
       if (!r.IsTruncated) return out;
       keyMarker = r.NextKeyMarker;
       idMarker = r.NextUploadIdMarker;
     }
+  }
+
+  async abortOpenUpload(upload: R.OpenUpload): Promise<void> {
+    if (upload.key === null) return;
+    await abortMultipart(
+      this,
+      upload.key,
+      this.#prefix + upload.key,
+      upload.id,
+    );
+  }
+
+  async resumeUpload(key: string, id: string): Promise<R.ResumedUpload | null> {
+    return await resumeMultipart(this, key, this.#prefix + key, id);
   }
 
   close(): void {

@@ -43,6 +43,10 @@
  *   everything is undone: open multipart uploads are aborted and objects
  *   already completed by this upload are deleted, so no object is left that
  *   looks like a complete backup, and the manifest is deleted again.
+ * - Resume (with a journal, see upload_journal.ts): a run killed outright
+ *   leaves its multipart uploads open; the next upload of the same key, with
+ *   the same fingerprint and part schedule, sends only the parts whose digest
+ *   differs from the journal's or that the store no longer holds.
  *
  * @module
  */
@@ -64,6 +68,18 @@ import {
 } from "./manifest.ts";
 import type { ProgressCallback } from "./progress.ts";
 import { RemoteError } from "../remote/errors.ts";
+import type {
+  JournalPart,
+  JournalRecord,
+  UploadJournal,
+} from "./upload_journal.ts";
+import { base64, openJournal, scheduleOf, startOrResume } from "./_resume.ts";
+import {
+  abortOpen,
+  deleteStored,
+  ProducerError,
+  verifyStored,
+} from "./_stored.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { Budget, Slots } from "./_gates.ts";
 import { StreamReader } from "./_stream_reader.ts";
@@ -73,6 +89,8 @@ import {
   type UploadShape,
   uploadShape,
 } from "./part_schedule.ts";
+
+export { ProducerError };
 
 /** Options of {@linkcode uploadStream}; unset fields come from the remote's limits. */
 export interface UploadOptions {
@@ -94,6 +112,10 @@ export interface UploadOptions {
   signal?: AbortSignal;
   /** Hash on the main thread instead of a worker (tests, or where workers are unavailable). */
   inlineHashing?: boolean;
+  /** Records progress so that a killed upload can be resumed (see the module doc). */
+  journal?: UploadJournal;
+  /** What produces the stream (send parent, pipe stages): a journal is resumed only when it matches. */
+  fingerprint?: string;
 }
 
 /** What {@linkcode uploadStream} stored. */
@@ -102,15 +124,10 @@ export interface UploadResult extends Manifest {
   manifestKey: string | null;
   /** Parts sent over all objects (1 for an object sent with one PutObject). */
   parts: number;
-}
-
-/** Raised when the input stream fails; the upload was undone. */
-export class ProducerError extends Error {
-  /** `options.cause` holds the input stream's error. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ProducerError";
-  }
+  /** Parts of an interrupted upload the store already held, and their bytes: not sent again. */
+  reused: { parts: number; bytes: number };
+  /** Whether an interrupted upload was taken up again (`reused` may still be 0: a stream that came out different). */
+  resumed: boolean;
 }
 
 /**
@@ -180,6 +197,10 @@ class _Upload {
   #sent = 0;
   #read = 0;
   #parts = 0;
+  /** What an interrupted upload of the same key recorded, when it can be resumed. */
+  #prior: JournalRecord | null = null;
+  #reused = { parts: 0, bytes: 0 };
+  #resumed = false;
 
   readonly remote: Remote;
   readonly key: string;
@@ -215,12 +236,19 @@ class _Upload {
     if (this.#failure) throw this.#failure.error;
   }
 
+  /** The digest each part is hashed with: the store's, or SHA-256 for a journal. */
+  get #digestAlg(): "md5" | "sha256" | null {
+    return this.remote.partChecksum ??
+      (this.options.journal ? "sha256" : null);
+  }
+
   async run(): Promise<UploadResult> {
     const signal = this.options.signal;
     const onAbort = () => this.#fail(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       signal?.throwIfAborted();
+      await this.#openJournal();
       for (let j = 0;; j++) {
         const more = await this.#object(seqnKey(this.key, j));
         if (!more) break;
@@ -239,19 +267,38 @@ class _Upload {
       await this.#finishObjects(
         inline ? { [SHA256_METADATA]: manifest.sha256 } : undefined,
       );
+      await this.options.journal?.clear();
       this.#progress(true);
       return {
         ...manifest,
         manifestKey: inline ? null : manifestKey(this.key),
         parts: this.#parts,
+        reused: { ...this.#reused },
+        resumed: this.#resumed,
       };
     } catch (error) {
       this.#fail(error);
-      throw await this.#undo(error);
+      const err = await this.#undo(error);
+      await this.options.journal?.clear().catch(() => {});
+      throw err;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       this.#hasher.close();
     }
+  }
+
+  /** Reads the journal: resumes the upload it records, or starts recording this one. */
+  async #openJournal(): Promise<void> {
+    const { journal, fingerprint = "" } = this.options;
+    const digest = this.#digestAlg;
+    if (!journal || !digest) return;
+    this.#prior = await openJournal(this.remote, journal, {
+      remote: this.remote.id,
+      key: this.key,
+      fingerprint,
+      schedule: scheduleOf(this.first, this.limits, this.objMax),
+      digest,
+    });
   }
 
   /**
@@ -281,7 +328,7 @@ class _Upload {
       const done = await p.finish(metadata).catch((e) => this.#refused(e));
       // A put whose body checksum the store verified needs no HEAD to tell.
       if (p.whole && this.remote.partChecksum !== null) continue;
-      await this.#verify(p.key, p.size, done.etag);
+      await verifyStored(this.remote, p.key, p.size, done.etag);
     }
   }
 
@@ -335,12 +382,17 @@ class _Upload {
     objKey: string,
     firstPart: Uint8Array<ArrayBufferLike>,
   ): Promise<void> {
-    const mp = await this.remote.createMultipartUpload(objKey, {
-      storageClass: this.options.storageClass,
-    });
+    const { mp, have, resumed } = await startOrResume(
+      this.remote,
+      objKey,
+      this.#prior,
+      this.options.journal,
+      this.options.storageClass,
+    );
+    this.#resumed ||= resumed;
     this.#open.add(mp);
     const receipts: PartReceipt[] = [];
-    const size = await this.#sendParts(mp, firstPart, receipts);
+    const size = await this.#sendParts(mp, firstPart, receipts, have);
     await this.#drain();
     this.#pending.push({
       key: objKey,
@@ -359,12 +411,20 @@ class _Upload {
     mp: MultipartUpload,
     firstPart: Uint8Array<ArrayBufferLike>,
     receipts: PartReceipt[],
+    have: Map<number, JournalPart>,
   ): Promise<number> {
     let offset = 0;
     let part = firstPart;
     for (let partNumber = 1;; partNumber++) {
       const length = part.length; // the hasher detaches the part's buffer
-      this.#launch(mp, partNumber, part, offset, receipts);
+      this.#launch(
+        mp,
+        partNumber,
+        part,
+        offset,
+        receipts,
+        have.get(partNumber),
+      );
       offset += length;
       if (await this.#reader.atEnd() || offset >= this.objMax) return offset;
       this.#check();
@@ -417,6 +477,7 @@ class _Upload {
     part: Uint8Array<ArrayBufferLike>,
     offset: number,
     receipts: PartReceipt[],
+    stored: JournalPart | undefined,
   ): void {
     const alg = this.remote.partChecksum;
     // Parts sent at once: `concurrency`, fewer once parts outgrow the budget.
@@ -426,11 +487,23 @@ class _Upload {
       Math.floor(memoryBound(this.first, this.concurrency, tier) / tier) - 1,
     );
     // Hash now (in order: the worker sees parts as they were read).
-    const hashed = this.#hasher.part(part, alg);
+    const hashed = this.#hasher.part(part, this.#digestAlg);
     const task = (async () => {
       const { data, digest } = await hashed;
+      const b64 = digest ? base64(digest) : "";
       let slot = false;
       try {
+        if (
+          stored && stored.offset === offset &&
+          stored.size === data.length && stored.digest === b64
+        ) {
+          // The interrupted upload sent these very bytes: keep its part.
+          receipts.push(stored.receipt);
+          this.#reused.parts++;
+          this.#reused.bytes += data.length;
+          this.#progress(false);
+          return;
+        }
         await this.#sending.acquire(width);
         slot = true;
         this.#check();
@@ -443,6 +516,14 @@ class _Upload {
         receipts.push(r);
         this.#parts++;
         this.#sent += data.length;
+        if (this.options.journal && digest) {
+          await this.options.journal.part(mp.key, {
+            offset,
+            size: data.length,
+            digest: b64,
+            receipt: r,
+          });
+        }
         this.#progress(false);
       } finally {
         if (slot) this.#sending.release();
@@ -458,29 +539,6 @@ class _Upload {
     this.#check();
   }
 
-  async #verify(
-    objKey: string,
-    size: number,
-    etag: string | undefined,
-  ): Promise<void> {
-    const h = await this.remote.head(objKey);
-    if (!h) {
-      throw new Error(
-        `upload of ${objKey} to remote ${this.remote.id}: the object is missing right after it completed`,
-      );
-    }
-    if (h.size !== size) {
-      throw new Error(
-        `upload of ${objKey} to remote ${this.remote.id}: the store holds ${h.size} bytes, ${size} were sent`,
-      );
-    }
-    if (etag && h.etag && etag !== h.etag) {
-      throw new Error(
-        `upload of ${objKey} to remote ${this.remote.id}: the stored ETag ${h.etag} differs from the completed upload's ${etag}`,
-      );
-    }
-  }
-
   #progress(done: boolean): void {
     this.options.onProgress?.({
       bytes: this.#sent,
@@ -490,50 +548,16 @@ class _Upload {
     });
   }
 
-  /** Aborts the multipart uploads still open; returns what failed. */
-  async #abortOpen(): Promise<string[]> {
-    const problems: string[] = [];
-    for (const mp of this.#open) {
-      try {
-        await mp.abort();
-      } catch (e) {
-        problems.push(
-          `aborting the multipart upload of ${mp.key} failed (${
-            (e as Error)?.message ?? e
-          }); abort it by hand or with a lifecycle rule`,
-        );
-      }
-    }
-    return problems;
-  }
-
-  /** Deletes the objects this upload stored, then its manifest; returns what failed. */
-  async #deleteStored(): Promise<string[]> {
-    // Objects first: a manifest without objects is harmless (and cleaned
-    // up by the next update); an object without one is not.
-    const steps = [this.#done.map((o) => o.key)];
-    if (this.#manifest) steps.push([manifestKey(this.key)]);
-    for (const keys of steps) {
-      if (keys.length === 0) continue;
-      try {
-        await this.remote.delete(keys);
-      } catch (e) {
-        return [
-          `deleting ${keys.join(", ")} failed (${
-            (e as Error)?.message ?? e
-          }); delete them by hand`,
-        ];
-      }
-    }
-    return [];
-  }
-
   /** Undoes everything after a failure; returns the error to throw. */
   async #undo(error: unknown): Promise<unknown> {
     await Promise.allSettled([...this.#inflight]);
     const problems = [
-      ...await this.#abortOpen(),
-      ...await this.#deleteStored(),
+      ...await abortOpen(this.#open),
+      ...await deleteStored(
+        this.remote,
+        this.#done.map((o) => o.key),
+        this.#manifest ? manifestKey(this.key) : null,
+      ),
     ];
     let err = error;
     if (this.#reader.producerError && error === this.#reader.producerError) {
