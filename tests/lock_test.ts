@@ -207,3 +207,21 @@ Deno.test("a lock file snap2s3 did not write names no holder", async () => {
     }
   });
 });
+
+Deno.test("a lock that made its directory removes it again on release, unless something else is in it", async () => {
+  await withDir(async (dir) => {
+    const path = sourceLockPath(`${dir}/a/snapshots`, "data");
+    const first = await acquireLock(path, { createDirectory: true });
+    await first.release();
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    const second = await acquireLock(path, { createDirectory: true });
+    await Deno.writeTextFile(`${dir}/a/snapshots/kept`, "");
+    await second.release();
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(`${dir}/a/snapshots`))).map((e) =>
+        e.name
+      ),
+      ["kept"],
+    );
+  });
+});

@@ -75,7 +75,10 @@ export interface AcquireLockOptions {
   what?: string;
   /** Recorded as the holder's command (default `snap2s3`). */
   command?: string;
-  /** Create the lock file's directory when it is missing. */
+  /**
+   * Create the lock file's directory when it is missing; what was created is
+   * removed again on release when still empty (a refused run leaves nothing).
+   */
   createDirectory?: boolean;
   /** Called once when the lock is held by another run and we start waiting for it. */
   onWait?: (holder: LockHolder | null) => void;
@@ -160,15 +163,23 @@ export async function acquireLock(
   if (!(wait >= 0)) {
     throw new RangeError(`lock wait ${wait} must be 0 or more seconds`);
   }
-  if (options.createDirectory) {
-    await Deno.mkdir(dirname(file), { recursive: true });
-  }
+  const created: string[] = [];
   const start = performance.now();
   let delay = _POLL_FIRST_MS;
   let told = false;
   for (;;) {
     options.signal?.throwIfAborted();
-    const held = await _tryLock(file, options.command ?? "snap2s3");
+    if (options.createDirectory) created.push(...await _makeDirs(file));
+    let held;
+    try {
+      held = await _tryLock(file, options.command ?? "snap2s3", created);
+    } catch (e) {
+      // A holder that made the directory removed it on release: make it again.
+      if (options.createDirectory && e instanceof Deno.errors.NotFound) {
+        continue;
+      }
+      throw e;
+    }
     if (held === "moved") continue;
     if (held) return held;
     const waited = (performance.now() - start) / 1000;
@@ -253,6 +264,7 @@ async function _holderOf(path: string): Promise<LockHolder | null> {
 async function _tryLock(
   path: string,
   command: string,
+  created: readonly string[],
 ): Promise<RunLock | null | "moved"> {
   const file = await Deno.open(path, {
     read: true,
@@ -277,13 +289,18 @@ async function _tryLock(
       n += await file.write(bytes.subarray(n));
     }
     ok = true;
-    return _held(file, path, holder);
+    return _held(file, path, holder, created);
   } finally {
     if (!ok) file.close();
   }
 }
 
-function _held(file: Deno.FsFile, path: string, holder: LockHolder): RunLock {
+function _held(
+  file: Deno.FsFile,
+  path: string,
+  holder: LockHolder,
+  created: readonly string[],
+): RunLock {
   let released: Promise<void> | null = null;
   const release = (): Promise<void> => {
     released ??= (async () => {
@@ -292,10 +309,34 @@ function _held(file: Deno.FsFile, path: string, holder: LockHolder): RunLock {
         if (await _samePath(file, path)) await Deno.remove(path);
       } catch { /* already gone; the lock is released below regardless */ }
       file.close();
+      // Directories made for the lock alone go again, deepest first.
+      for (const dir of [...new Set(created)].sort().reverse()) {
+        try {
+          await Deno.remove(dir);
+        } catch {
+          break; // not empty (snapshots, another run's lock), or gone
+        }
+      }
     })();
     return released;
   };
   return { path, holder, release, [Symbol.asyncDispose]: release };
+}
+
+/** Makes the lock file's directory; returns the directories that did not exist. */
+async function _makeDirs(file: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      await Deno.stat(dir);
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      missing.push(dir);
+    }
+  }
+  if (missing.length) await Deno.mkdir(missing[0], { recursive: true });
+  return missing;
 }
 
 async function _samePath(file: Deno.FsFile, path: string): Promise<boolean> {
