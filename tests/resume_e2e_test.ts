@@ -91,7 +91,13 @@ async function scenario(
     const config = `${dir}/policy.ts`;
     const configObject: ConfigInput = {
       timezone: "UTC",
-      remotes: [{ kind: "s3", pathStyle: true, ...remoteOptions }],
+      // Fewer parts in flight: the proxy (in this process) and Ceph share two cores.
+      remotes: [{
+        kind: "s3",
+        pathStyle: true,
+        concurrency: 3,
+        ...remoteOptions,
+      }],
       sources: [{
         kind: "btrfs",
         path: data,
