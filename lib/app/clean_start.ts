@@ -74,6 +74,23 @@ export interface CleanStart {
   warnings: string[];
 }
 
+async function _hasUploadJournals(
+  snapshotDir: string,
+  sourceName: string,
+): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(snapshotDir)) {
+      if (
+        e.isFile && e.name.startsWith(`.snap2s3-${sourceName}.`) &&
+        e.name.endsWith(".upload")
+      ) return true;
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return false;
+}
+
 /**
  * Finds what killed runs left, for every source. The inventory is not
  * changed; plan with {@linkcode withoutDestroyed}.
@@ -92,8 +109,14 @@ export async function findStale(
   // The inventory has one source per configured source, in config order.
   for (const [i, src] of sources.entries()) {
     _staleSnapshots(src, found);
+    // Every multipart upload of ours starts its journal before the store hears
+    // of it: with no journal left, no S3 upload of this source was cut short,
+    // and listing open uploads (a billed request) is skipped. Local partial
+    // files cost nothing to look for.
+    const cutShort = await _hasUploadJournals(src.snapshotDir, src.name);
     for (const up of config.sources[i]?.upload ?? []) {
       const remote = remotes.get(up.remote);
+      if (remote.kind !== "local" && !cutShort) continue;
       for (const u of await remote.listOpenUploads(`${src.name}.`)) {
         if (u.key === null) continue;
         const parsed = parseKey(u.key);
