@@ -76,12 +76,9 @@ async function _status(
   fullKey: string,
 ): Promise<ArchiveStatus> {
   try {
-    const out = await r.send(
+    const out = await r.command(
       `head ${key}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.HeadObjectCommand({ Bucket: r.bucket, Key: fullKey }),
-        ),
+      (sdk) => new sdk.HeadObjectCommand({ Bucket: r.bucket, Key: fullKey }),
     );
     return {
       size: out.ContentLength ?? 0,
@@ -102,16 +99,14 @@ async function _readable(
   fullKey: string,
 ): Promise<boolean> {
   try {
-    const out = await r.send(
+    const out = await r.command(
       `read the first byte of ${key}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.GetObjectCommand({
-            Bucket: r.bucket,
-            Key: fullKey,
-            Range: "bytes=0-0",
-          }),
-        ),
+      (sdk) =>
+        new sdk.GetObjectCommand({
+          Bucket: r.bucket,
+          Key: fullKey,
+          Range: "bytes=0-0",
+        }),
     );
     await toWebStream(out.Body).cancel();
     return true;
@@ -133,19 +128,17 @@ async function _requestRestore(
   options: { days: number; tier: RestoreTier },
 ): Promise<"requested" | "in-progress" | "ready"> {
   try {
-    const out = await r.send(
+    const out = await r.command(
       `request the retrieval of ${key}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.RestoreObjectCommand({
-            Bucket: r.bucket,
-            Key: fullKey,
-            RestoreRequest: {
-              Days: options.days,
-              GlacierJobParameters: { Tier: options.tier },
-            },
-          }),
-        ),
+      (sdk) =>
+        new sdk.RestoreObjectCommand({
+          Bucket: r.bucket,
+          Key: fullKey,
+          RestoreRequest: {
+            Days: options.days,
+            GlacierJobParameters: { Tier: options.tier },
+          },
+        }),
     );
     // 202: accepted now; 200: a retrieved copy exists (its days are renewed).
     return out.$metadata.httpStatusCode === 200 ? "ready" : "requested";

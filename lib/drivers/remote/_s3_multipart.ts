@@ -8,6 +8,7 @@
  */
 
 import type { S3Context } from "./_s3_client.ts";
+import type { S3Command, S3Input, S3Output, S3Sdk } from "./_sdk.ts";
 import {
   bodyChecksum,
   checkComposite,
@@ -40,6 +41,15 @@ export interface S3Requests {
     what: string,
     request: (c: S3Context, attempt: number) => Promise<T>,
   ): Promise<T>;
+  /**
+   * Sends one command under the retry policy, built anew by `make` for each
+   * attempt; `signal` also cancels the request in flight.
+   */
+  command<I extends S3Input, O extends S3Output>(
+    what: string,
+    make: (sdk: S3Sdk, attempt: number) => S3Command<I, O>,
+    signal?: AbortSignal,
+  ): Promise<O>;
 }
 
 /** Starts a multipart upload of `key` (stored as `fullKey`, the prefix included). */
@@ -50,19 +60,17 @@ export async function startMultipart(
   options: PutOptions,
 ): Promise<ResumedUpload> {
   let retried = false;
-  const created = await r.send(
+  const created = await r.command(
     `start multipart upload of ${key}`,
-    ({ sdk, client }, attempt) => {
+    (sdk, attempt) => {
       retried ||= attempt > 1;
-      return client.send(
-        new sdk.CreateMultipartUploadCommand({
-          Bucket: r.bucket,
-          Key: fullKey,
-          ContentType: options.contentType ?? "application/octet-stream",
-          StorageClass: storageClassOf(options.storageClass ?? r.storageClass),
-          ChecksumAlgorithm: r.checksum === "sha256" ? "SHA256" : undefined,
-        }),
-      );
+      return new sdk.CreateMultipartUploadCommand({
+        Bucket: r.bucket,
+        Key: fullKey,
+        ContentType: options.contentType ?? "application/octet-stream",
+        StorageClass: storageClassOf(options.storageClass ?? r.storageClass),
+        ChecksumAlgorithm: r.checksum === "sha256" ? "SHA256" : undefined,
+      });
     },
   );
   const uploadId = created.UploadId;
@@ -175,14 +183,14 @@ class _Upload implements ResumedUpload {
   ): Promise<PartReceipt> {
     const what = `upload part ${partNumber} of ${this.key}`;
     const sum = bodyChecksum(this.r.checksum, data, checksums);
-    const out = await this.r.send(what, ({ sdk, client }) => {
+    const out = await this.r.command(what, (sdk) => {
       const command = new sdk.UploadPartCommand({
         ...this.#id(),
         PartNumber: partNumber,
         ...sum.fields,
       });
       command.middlewareStack.add(payloadHash(sum.hash), PAYLOAD_HASH_STEP);
-      return client.send(command);
+      return command;
     });
     const etag = unquote(out.ETag);
     if (!etag) {
@@ -272,14 +280,12 @@ async function _abort(
   what: string,
 ): Promise<void> {
   try {
-    await r.send(what, ({ sdk, client }) =>
-      client.send(
-        new sdk.AbortMultipartUploadCommand({
-          Bucket: r.bucket,
-          Key: fullKey,
-          UploadId: uploadId,
-        }),
-      ));
+    await r.command(what, (sdk) =>
+      new sdk.AbortMultipartUploadCommand({
+        Bucket: r.bucket,
+        Key: fullKey,
+        UploadId: uploadId,
+      }));
   } catch (e) {
     if (!(e instanceof RemoteError && e.status === 404)) throw e;
   }
@@ -290,15 +296,13 @@ async function _abortOthers(
   fullKey: string,
   keep: string,
 ): Promise<void> {
-  const out = await r.send(
+  const out = await r.command(
     `list multipart uploads of ${fullKey}`,
-    ({ sdk, client }) =>
-      client.send(
-        new sdk.ListMultipartUploadsCommand({
-          Bucket: r.bucket,
-          Prefix: fullKey,
-        }),
-      ),
+    (sdk) =>
+      new sdk.ListMultipartUploadsCommand({
+        Bucket: r.bucket,
+        Prefix: fullKey,
+      }),
   );
   for (const u of out.Uploads ?? []) {
     if (u.Key !== fullKey || !u.UploadId || u.UploadId === keep) continue;

@@ -14,12 +14,9 @@ import type { S3Requests } from "./_s3_multipart.ts";
 /** Whether the bucket has object lock enabled (GetObjectLockConfiguration). */
 export async function objectLockEnabled(r: S3Requests): Promise<boolean> {
   try {
-    const out = await r.send(
+    const out = await r.command(
       "read the bucket's object lock configuration",
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.GetObjectLockConfigurationCommand({ Bucket: r.bucket }),
-        ),
+      (sdk) => new sdk.GetObjectLockConfigurationCommand({ Bucket: r.bucket }),
     );
     return out.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled";
   } catch (e) {
@@ -36,12 +33,10 @@ export async function getRetention(
   fullKey: string,
 ): Promise<ObjectRetention | null> {
   try {
-    const out = await r.send(
+    const out = await r.command(
       `read the retention of ${key}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.GetObjectRetentionCommand({ Bucket: r.bucket, Key: fullKey }),
-        ),
+      (sdk) =>
+        new sdk.GetObjectRetentionCommand({ Bucket: r.bucket, Key: fullKey }),
     );
     const mode = out.Retention?.Mode;
     const until = out.Retention?.RetainUntilDate;
@@ -66,19 +61,14 @@ export async function putRetention(
   retention: ObjectRetention,
 ): Promise<void> {
   try {
-    await r.send(
+    await r.command(
       `set the retention of ${key}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.PutObjectRetentionCommand({
-            Bucket: r.bucket,
-            Key: fullKey,
-            Retention: {
-              Mode: retention.mode,
-              RetainUntilDate: retention.until,
-            },
-          }),
-        ),
+      (sdk) =>
+        new sdk.PutObjectRetentionCommand({
+          Bucket: r.bucket,
+          Key: fullKey,
+          Retention: { Mode: retention.mode, RetainUntilDate: retention.until },
+        }),
     );
   } catch (e) {
     if (e instanceof RemoteError && e.code === "NoSuchKey") {
@@ -101,15 +91,13 @@ export async function deleteAllVersions(
   for (const key of fullKeys) versions.push(...await _versionsOf(r, key));
   for (let i = 0; i < versions.length; i += 1000) {
     const batch = versions.slice(i, i + 1000);
-    const out = await r.send(
+    const out = await r.command(
       `delete ${batch.length} object version${batch.length > 1 ? "s" : ""}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.DeleteObjectsCommand({
-            Bucket: r.bucket,
-            Delete: { Objects: batch, Quiet: true },
-          }),
-        ),
+      (sdk) =>
+        new sdk.DeleteObjectsCommand({
+          Bucket: r.bucket,
+          Delete: { Objects: batch, Quiet: true },
+        }),
     );
     const errors = (out.Errors ?? []).filter((e) =>
       e.Code !== "NoSuchKey" && e.Code !== "NoSuchVersion"
@@ -136,17 +124,15 @@ async function _versionsOf(
   let keyMarker: string | undefined;
   let versionMarker: string | undefined;
   for (;;) {
-    const page = await r.send(
+    const page = await r.command(
       `list the versions of ${fullKey}`,
-      ({ sdk, client }) =>
-        client.send(
-          new sdk.ListObjectVersionsCommand({
-            Bucket: r.bucket,
-            Prefix: fullKey,
-            KeyMarker: keyMarker,
-            VersionIdMarker: versionMarker,
-          }),
-        ),
+      (sdk) =>
+        new sdk.ListObjectVersionsCommand({
+          Bucket: r.bucket,
+          Prefix: fullKey,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionMarker,
+        }),
     );
     for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
       if (v.Key === fullKey && v.VersionId) {

@@ -44,6 +44,7 @@ import {
   withRetry,
 } from "./retry.ts";
 import { toWebStream } from "./_web_stream.ts";
+import type { S3Command, S3Input, S3Output, S3Sdk } from "./_sdk.ts";
 
 /** Options of {@linkcode s3Remote}. */
 export interface S3RemoteOptions extends S3ClientOptions {
@@ -146,6 +147,22 @@ class _S3Remote implements R.Remote, S3Requests {
     );
   }
 
+  command<I extends S3Input, O extends S3Output>(
+    what: string,
+    make: (sdk: S3Sdk, attempt: number) => S3Command<I, O>,
+    signal?: AbortSignal,
+  ): Promise<O> {
+    return this.send(
+      what,
+      ({ sdk, client }, attempt) =>
+        client.send(
+          make(sdk, attempt),
+          signal ? { abortSignal: signal } : undefined,
+        ),
+      signal,
+    );
+  }
+
   /** Bucket and full key of `key`. */
   #at(key: string): { Bucket: string; Key: string } {
     return { Bucket: this.bucket, Key: this.#prefix + key };
@@ -171,17 +188,15 @@ class _S3Remote implements R.Remote, S3Requests {
   ): AsyncIterable<R.RemoteObject> {
     let token: string | undefined;
     do {
-      const page = await this.send(
+      const page = await this.command(
         `list ${JSON.stringify(prefix)}`,
-        ({ sdk, client }) =>
-          client.send(
-            new sdk.ListObjectsV2Command({
-              ...this.#under(prefix),
-              // Keys in deeper "folders" come back as CommonPrefixes, unread.
-              Delimiter: level ? "/" : undefined,
-              ContinuationToken: token,
-            }),
-          ),
+        (sdk) =>
+          new sdk.ListObjectsV2Command({
+            ...this.#under(prefix),
+            // Keys in deeper "folders" come back as CommonPrefixes, unread.
+            Delimiter: level ? "/" : undefined,
+            ContinuationToken: token,
+          }),
       );
       for (const c of page.Contents ?? []) {
         if (!c.Key?.startsWith(this.#prefix)) continue;
@@ -201,12 +216,9 @@ class _S3Remote implements R.Remote, S3Requests {
   ): Promise<R.RemoteObject | null> {
     const { signal } = options;
     try {
-      const r = await this.send(
+      const r = await this.command(
         `head ${key}`,
-        ({ sdk, client }) =>
-          client.send(new sdk.HeadObjectCommand(this.#at(key)), {
-            abortSignal: signal,
-          }),
+        (sdk) => new sdk.HeadObjectCommand(this.#at(key)),
         signal,
       );
       const o = _object(key, r.ContentLength, r);
@@ -226,17 +238,14 @@ class _S3Remote implements R.Remote, S3Requests {
   ): Promise<ReadableStream<Uint8Array>> {
     const { range: r, ifMatch, signal } = options;
     try {
-      const out = await this.send(
+      const out = await this.command(
         `get ${key}`,
-        ({ sdk, client }) =>
-          client.send(
-            new sdk.GetObjectCommand({
-              ...this.#at(key),
-              Range: r ? `bytes=${r.start}-${r.end ?? ""}` : undefined,
-              IfMatch: ifMatch ? `"${ifMatch}"` : undefined,
-            }),
-            { abortSignal: signal },
-          ),
+        (sdk) =>
+          new sdk.GetObjectCommand({
+            ...this.#at(key),
+            Range: r ? `bytes=${r.start}-${r.end ?? ""}` : undefined,
+            IfMatch: ifMatch ? `"${ifMatch}"` : undefined,
+          }),
         signal,
       );
       return toWebStream(out.Body);
@@ -257,7 +266,7 @@ class _S3Remote implements R.Remote, S3Requests {
     options: R.PutOptions & { checksums?: R.Checksums } = {},
   ): Promise<R.CompletedObject> {
     const sum = bodyChecksum(this.checksum, data, options.checksums);
-    const r = await this.send(`put ${key}`, ({ sdk, client }) => {
+    const r = await this.command(`put ${key}`, (sdk) => {
       const command = new sdk.PutObjectCommand({
         ...this.#at(key),
         ...sum.fields,
@@ -266,7 +275,7 @@ class _S3Remote implements R.Remote, S3Requests {
         Metadata: options.metadata,
       });
       command.middlewareStack.add(payloadHash(sum.hash), PAYLOAD_HASH_STEP);
-      return client.send(command);
+      return command;
     });
     const etag = unquote(r.ETag);
     checkEtag(`put ${key} (${this.where})`, etag, sum.md5);
@@ -286,18 +295,16 @@ class _S3Remote implements R.Remote, S3Requests {
     }
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      const r = await this.send(
+      const r = await this.command(
         `delete ${batch.length} object${batch.length > 1 ? "s" : ""}`,
-        ({ sdk, client }) =>
-          client.send(
-            new sdk.DeleteObjectsCommand({
-              Bucket: this.bucket,
-              Delete: {
-                Objects: batch.map((k) => ({ Key: this.#prefix + k })),
-                Quiet: true,
-              },
-            }),
-          ),
+        (sdk) =>
+          new sdk.DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: {
+              Objects: batch.map((k) => ({ Key: this.#prefix + k })),
+              Quiet: true,
+            },
+          }),
       );
       const errors = (r.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
       if (errors.length) {
@@ -315,16 +322,14 @@ class _S3Remote implements R.Remote, S3Requests {
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     for (;;) {
-      const r = await this.send(
+      const r = await this.command(
         "list multipart uploads",
-        ({ sdk, client }) =>
-          client.send(
-            new sdk.ListMultipartUploadsCommand({
-              ...this.#under(prefix),
-              KeyMarker: keyMarker,
-              UploadIdMarker: idMarker,
-            }),
-          ),
+        (sdk) =>
+          new sdk.ListMultipartUploadsCommand({
+            ...this.#under(prefix),
+            KeyMarker: keyMarker,
+            UploadIdMarker: idMarker,
+          }),
       );
       for (const u of r.Uploads ?? []) {
         if (!u.Key || !u.UploadId) continue;
