@@ -30,22 +30,17 @@ import { toWebStream } from "./_web_stream.ts";
  * The cold storage operations of an S3 remote.
  *
  * @param r The remote's request runner.
- * @param fullKey The key with the remote's prefix.
  * @returns Its {@linkcode ColdStorage}.
  */
-export function s3ColdStorage(
-  r: S3Requests,
-  fullKey: (key: string) => string,
-): ColdStorage {
+export function s3ColdStorage(r: S3Requests): ColdStorage {
   return {
     objectLockEnabled: () => objectLockEnabled(r),
-    getRetention: (key) => getRetention(r, key, fullKey(key)),
+    getRetention: (key) => getRetention(r, key),
     setRetention: (key, retention: ObjectRetention) =>
-      putRetention(r, key, fullKey(key), retention),
-    archiveStatus: (key) => _status(r, key, fullKey(key)),
-    readable: (key) => _readable(r, key, fullKey(key)),
-    requestRestore: (key, options) =>
-      _requestRestore(r, key, fullKey(key), options),
+      putRetention(r, key, retention),
+    archiveStatus: (key) => _status(r, key),
+    readable: (key) => _readable(r, key),
+    requestRestore: (key, options) => _requestRestore(r, key, options),
   };
 }
 
@@ -70,15 +65,11 @@ export function parseRestoreHeader(
     : { restore: "ready" };
 }
 
-async function _status(
-  r: S3Requests,
-  key: string,
-  fullKey: string,
-): Promise<ArchiveStatus> {
+async function _status(r: S3Requests, key: string): Promise<ArchiveStatus> {
   try {
     const out = await r.command(
       `head ${key}`,
-      (sdk) => new sdk.HeadObjectCommand({ Bucket: r.bucket, Key: fullKey }),
+      (sdk) => new sdk.HeadObjectCommand(r.at(key)),
     );
     return {
       size: out.ContentLength ?? 0,
@@ -93,20 +84,11 @@ async function _status(
   }
 }
 
-async function _readable(
-  r: S3Requests,
-  key: string,
-  fullKey: string,
-): Promise<boolean> {
+async function _readable(r: S3Requests, key: string): Promise<boolean> {
   try {
     const out = await r.command(
       `read the first byte of ${key}`,
-      (sdk) =>
-        new sdk.GetObjectCommand({
-          Bucket: r.bucket,
-          Key: fullKey,
-          Range: "bytes=0-0",
-        }),
+      (sdk) => new sdk.GetObjectCommand({ ...r.at(key), Range: "bytes=0-0" }),
     );
     await toWebStream(out.Body).cancel();
     return true;
@@ -124,7 +106,6 @@ async function _readable(
 async function _requestRestore(
   r: S3Requests,
   key: string,
-  fullKey: string,
   options: { days: number; tier: RestoreTier },
 ): Promise<"requested" | "in-progress" | "ready"> {
   try {
@@ -132,8 +113,7 @@ async function _requestRestore(
       `request the retrieval of ${key}`,
       (sdk) =>
         new sdk.RestoreObjectCommand({
-          Bucket: r.bucket,
-          Key: fullKey,
+          ...r.at(key),
           RestoreRequest: {
             Days: options.days,
             GlacierJobParameters: { Tier: options.tier },

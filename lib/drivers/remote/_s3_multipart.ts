@@ -36,6 +36,8 @@ export interface S3Requests {
   readonly checksum: PartChecksum;
   /** The storage class of new objects, when configured. */
   readonly storageClass?: string;
+  /** The bucket and the full key (the remote's prefix added) of `key`. */
+  at(key: string): { Bucket: string; Key: string };
   /** Runs one request under the retry policy; `what` names it in errors. */
   send<T>(
     what: string,
@@ -52,11 +54,10 @@ export interface S3Requests {
   ): Promise<O>;
 }
 
-/** Starts a multipart upload of `key` (stored as `fullKey`, the prefix included). */
+/** Starts a multipart upload of `key`. */
 export async function startMultipart(
   r: S3Requests,
   key: string,
-  fullKey: string,
   options: PutOptions,
 ): Promise<ResumedUpload> {
   let retried = false;
@@ -65,8 +66,7 @@ export async function startMultipart(
     (sdk, attempt) => {
       retried ||= attempt > 1;
       return new sdk.CreateMultipartUploadCommand({
-        Bucket: r.bucket,
-        Key: fullKey,
+        ...r.at(key),
         ContentType: options.contentType ?? "application/octet-stream",
         StorageClass: storageClassOf(options.storageClass ?? r.storageClass),
         ChecksumAlgorithm: r.checksum === "sha256" ? "SHA256" : undefined,
@@ -81,8 +81,8 @@ export async function startMultipart(
   }
   // A create whose answer was lost may have opened an upload we never
   // learnt the id of: abort every other open upload of this exact key.
-  if (retried) await _abortOthers(r, fullKey, uploadId);
-  return new _Upload(r, key, fullKey, uploadId);
+  if (retried) await _abortOthers(r, key, uploadId);
+  return new _Upload(r, key, uploadId);
 }
 
 /** The SDK's storage class field from ours (empty means the bucket's default). */
@@ -103,7 +103,6 @@ export function unquote(etag: string | undefined): string | undefined {
 export async function resumeMultipart(
   r: S3Requests,
   key: string,
-  fullKey: string,
   id: string,
 ): Promise<ResumedUpload | null> {
   const stored: PartReceipt[] = [];
@@ -111,17 +110,14 @@ export async function resumeMultipart(
   for (;;) {
     let out;
     try {
-      out = await r.send(
+      out = await r.command(
         `list the parts of the open upload of ${key}`,
-        ({ sdk, client }) =>
-          client.send(
-            new sdk.ListPartsCommand({
-              Bucket: r.bucket,
-              Key: fullKey,
-              UploadId: id,
-              PartNumberMarker: marker,
-            }),
-          ),
+        (sdk) =>
+          new sdk.ListPartsCommand({
+            ...r.at(key),
+            UploadId: id,
+            PartNumberMarker: marker,
+          }),
       );
     } catch (e) {
       if (e instanceof RemoteError && e.status === 404) return null;
@@ -143,17 +139,16 @@ export async function resumeMultipart(
     marker = out.NextPartNumberMarker;
   }
   stored.sort((a, b) => a.partNumber - b.partNumber);
-  return new _Upload(r, key, fullKey, id, stored);
+  return new _Upload(r, key, id, stored);
 }
 
-/** Aborts the open upload `id` of `fullKey`; one already gone is fine. */
+/** Aborts the open upload `id` of `key`; one already gone is fine. */
 export async function abortMultipart(
   r: S3Requests,
   key: string,
-  fullKey: string,
   id: string,
 ): Promise<void> {
-  await _abort(r, fullKey, id, `abort the open upload of ${key}`);
+  await _abort(r, key, id, `abort the open upload of ${key}`);
 }
 
 class _Upload implements ResumedUpload {
@@ -162,17 +157,12 @@ class _Upload implements ResumedUpload {
   constructor(
     readonly r: S3Requests,
     readonly key: string,
-    readonly fullKey: string,
     readonly id: string,
     readonly stored: readonly PartReceipt[] = [],
   ) {}
 
   #id(): { Bucket: string; Key: string; UploadId: string } {
-    return {
-      Bucket: this.r.bucket,
-      Key: this.fullKey,
-      UploadId: this.id,
-    };
+    return { ...this.r.at(this.key), UploadId: this.id };
   }
 
   async uploadPart(
@@ -250,10 +240,7 @@ class _Upload implements ResumedUpload {
       // because it completed. The object's tag tells.
       if (attempt > 1 && (e as { name?: string })?.name === "NoSuchUpload") {
         return await client.send(
-          new sdk.HeadObjectCommand({
-            Bucket: this.r.bucket,
-            Key: this.fullKey,
-          }),
+          new sdk.HeadObjectCommand(this.r.at(this.key)),
         );
       }
       throw e;
@@ -264,7 +251,7 @@ class _Upload implements ResumedUpload {
     if (this.#aborted) return;
     await _abort(
       this.r,
-      this.fullKey,
+      this.key,
       this.id,
       `abort multipart upload of ${this.key}`,
     );
@@ -275,15 +262,14 @@ class _Upload implements ResumedUpload {
 /** Aborts one upload; one already gone is fine. */
 async function _abort(
   r: S3Requests,
-  fullKey: string,
+  key: string,
   uploadId: string,
   what: string,
 ): Promise<void> {
   try {
     await r.command(what, (sdk) =>
       new sdk.AbortMultipartUploadCommand({
-        Bucket: r.bucket,
-        Key: fullKey,
+        ...r.at(key),
         UploadId: uploadId,
       }));
   } catch (e) {
@@ -293,22 +279,19 @@ async function _abort(
 
 async function _abortOthers(
   r: S3Requests,
-  fullKey: string,
+  key: string,
   keep: string,
 ): Promise<void> {
+  const { Bucket, Key: fullKey } = r.at(key);
   const out = await r.command(
     `list multipart uploads of ${fullKey}`,
-    (sdk) =>
-      new sdk.ListMultipartUploadsCommand({
-        Bucket: r.bucket,
-        Prefix: fullKey,
-      }),
+    (sdk) => new sdk.ListMultipartUploadsCommand({ Bucket, Prefix: fullKey }),
   );
   for (const u of out.Uploads ?? []) {
     if (u.Key !== fullKey || !u.UploadId || u.UploadId === keep) continue;
     await _abort(
       r,
-      fullKey,
+      key,
       u.UploadId,
       `abort stray multipart upload of ${fullKey}`,
     );

@@ -26,17 +26,15 @@ export async function objectLockEnabled(r: S3Requests): Promise<boolean> {
   }
 }
 
-/** The retention of `fullKey` (the prefix included), null when it has none; NotFoundError when there is no object. */
+/** The retention of `key`, null when it has none; NotFoundError when there is no object. */
 export async function getRetention(
   r: S3Requests,
   key: string,
-  fullKey: string,
 ): Promise<ObjectRetention | null> {
   try {
     const out = await r.command(
       `read the retention of ${key}`,
-      (sdk) =>
-        new sdk.GetObjectRetentionCommand({ Bucket: r.bucket, Key: fullKey }),
+      (sdk) => new sdk.GetObjectRetentionCommand(r.at(key)),
     );
     const mode = out.Retention?.Mode;
     const until = out.Retention?.RetainUntilDate;
@@ -53,11 +51,10 @@ export async function getRetention(
   }
 }
 
-/** Sets the retention of `fullKey`; NotFoundError when there is no object. */
+/** Sets the retention of `key`; NotFoundError when there is no object. */
 export async function putRetention(
   r: S3Requests,
   key: string,
-  fullKey: string,
   retention: ObjectRetention,
 ): Promise<void> {
   try {
@@ -65,8 +62,7 @@ export async function putRetention(
       `set the retention of ${key}`,
       (sdk) =>
         new sdk.PutObjectRetentionCommand({
-          Bucket: r.bucket,
-          Key: fullKey,
+          ...r.at(key),
           Retention: { Mode: retention.mode, RetainUntilDate: retention.until },
         }),
     );

@@ -126,7 +126,7 @@ class _S3Remote implements R.Remote, S3Requests {
     this.#retry = retryPolicy(o.retry);
     this.where = `s3://${o.bucket}/${this.#prefix}`;
     this.limits = _limits(o, preset);
-    this.cold = s3ColdStorage(this, (key) => this.#prefix + key);
+    this.cold = s3ColdStorage(this);
   }
 
   context(): Promise<S3Context> {
@@ -164,7 +164,7 @@ class _S3Remote implements R.Remote, S3Requests {
   }
 
   /** Bucket and full key of `key`. */
-  #at(key: string): { Bucket: string; Key: string } {
+  at(key: string): { Bucket: string; Key: string } {
     return { Bucket: this.bucket, Key: this.#prefix + key };
   }
 
@@ -218,7 +218,7 @@ class _S3Remote implements R.Remote, S3Requests {
     try {
       const r = await this.command(
         `head ${key}`,
-        (sdk) => new sdk.HeadObjectCommand(this.#at(key)),
+        (sdk) => new sdk.HeadObjectCommand(this.at(key)),
         signal,
       );
       const o = _object(key, r.ContentLength, r);
@@ -242,7 +242,7 @@ class _S3Remote implements R.Remote, S3Requests {
         `get ${key}`,
         (sdk) =>
           new sdk.GetObjectCommand({
-            ...this.#at(key),
+            ...this.at(key),
             Range: r ? `bytes=${r.start}-${r.end ?? ""}` : undefined,
             IfMatch: ifMatch ? `"${ifMatch}"` : undefined,
           }),
@@ -268,7 +268,7 @@ class _S3Remote implements R.Remote, S3Requests {
     const sum = bodyChecksum(this.checksum, data, options.checksums);
     const r = await this.command(`put ${key}`, (sdk) => {
       const command = new sdk.PutObjectCommand({
-        ...this.#at(key),
+        ...this.at(key),
         ...sum.fields,
         ContentType: options.contentType ?? "application/octet-stream",
         StorageClass: storageClassOf(options.storageClass ?? this.storageClass),
@@ -286,7 +286,7 @@ class _S3Remote implements R.Remote, S3Requests {
     key: string,
     options: R.PutOptions = {},
   ): Promise<R.MultipartUpload> {
-    return startMultipart(this, key, this.#prefix + key, options);
+    return startMultipart(this, key, options);
   }
 
   async delete(keys: string[]): Promise<void> {
@@ -347,16 +347,11 @@ class _S3Remote implements R.Remote, S3Requests {
 
   async abortOpenUpload(upload: R.OpenUpload): Promise<void> {
     if (upload.key === null) return;
-    await abortMultipart(
-      this,
-      upload.key,
-      this.#prefix + upload.key,
-      upload.id,
-    );
+    await abortMultipart(this, upload.key, upload.id);
   }
 
   async resumeUpload(key: string, id: string): Promise<R.ResumedUpload | null> {
-    return await resumeMultipart(this, key, this.#prefix + key, id);
+    return await resumeMultipart(this, key, id);
   }
 
   close(): void {
