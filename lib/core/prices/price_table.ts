@@ -80,3 +80,28 @@ export interface PriceTable {
   /** Facts of the price list the estimate does not model, shown with it. */
   readonly notes: readonly string[];
 }
+
+/**
+ * What a provider's file writes: its table without `source`, which every
+ * figure shares, and with `defaultStorageClass` `STANDARD` unless it says.
+ */
+export type PriceTableInput =
+  & Omit<PriceTable, "source" | "defaultStorageClass">
+  & { readonly defaultStorageClass?: string };
+
+/**
+ * A price table whose figures all come from `source`.
+ *
+ * @param source Where the figures are published and when they were checked.
+ * @param build The table, given `usd` to write a figure of that source.
+ * @returns The table.
+ */
+export function definePriceTable(
+  source: string,
+  build: (usd: (price: number) => Figure) => PriceTableInput,
+): PriceTable {
+  const { id, title, gigabyte, defaultStorageClass = "STANDARD", ...rest } =
+    build((usd) => ({ usd, source }));
+  // The fields in the order of PriceTable, as the tables always listed them.
+  return { id, title, source, gigabyte, defaultStorageClass, ...rest };
+}
