@@ -127,9 +127,6 @@ export interface RestoreResult {
 
 /** Backups failed to receive; the others were restored. `result` says what was. */
 export class RestoreError extends Error {
-  /** What was received, skipped, broken and failed. */
-  readonly result: RestoreResult;
-
   /**
    * Makes the error.
    *
@@ -137,10 +134,14 @@ export class RestoreError extends Error {
    * @param result The restore's outcome.
    * @param options `cause`: the first failure.
    */
-  constructor(message: string, result: RestoreResult, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    /** What was received, skipped, broken and failed. */
+    readonly result: RestoreResult,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = "RestoreError";
-    this.result = result;
   }
 }
 
