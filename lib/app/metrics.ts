@@ -40,27 +40,25 @@ export interface MetricSample {
 
 const _P = "snap2s3_";
 
-const _HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
-  last_run_timestamp_seconds: ["gauge", "When the last update run ended."],
-  last_run_success: ["gauge", "1 when the last update run succeeded, else 0."],
-  last_run_duration_seconds: ["gauge", "How long the last update run took."],
-  last_run_uploaded_bytes: ["gauge", "Bytes the last update run uploaded."],
-  last_success_timestamp_seconds: [
-    "gauge",
-    "When the last successful update run ended.",
-  ],
-  runs_total: ["counter", "Update runs."],
-  failures_total: ["counter", "Update runs that failed."],
-  uploaded_bytes_total: ["counter", "Bytes uploaded, over all runs."],
-  uploaded_backups_total: ["counter", "Backups uploaded, over all runs."],
-  newest_backup_timestamp_seconds: [
-    "gauge",
+/** The gauges' help texts, by name without the prefix. */
+const _GAUGES: Record<string, string> = {
+  last_run_timestamp_seconds: "When the last update run ended.",
+  last_run_success: "1 when the last update run succeeded, else 0.",
+  last_run_duration_seconds: "How long the last update run took.",
+  last_run_uploaded_bytes: "Bytes the last update run uploaded.",
+  last_success_timestamp_seconds: "When the last successful update run ended.",
+  newest_backup_timestamp_seconds:
     "ctime of the newest backup of a source in a remote.",
-  ],
-  newest_backup_age_seconds: [
-    "gauge",
+  newest_backup_age_seconds:
     "Age of the newest backup of a source in a remote when the file was written.",
-  ],
+};
+
+/** The counters' help texts; each carries over from the previous file. */
+const _COUNTERS: Record<string, string> = {
+  runs_total: "Update runs.",
+  failures_total: "Update runs that failed.",
+  uploaded_bytes_total: "Bytes uploaded, over all runs.",
+  uploaded_backups_total: "Backups uploaded, over all runs.",
 };
 
 /**
@@ -126,16 +124,11 @@ export function renderMetrics(
   if (lastSuccess !== undefined) {
     add("last_success_timestamp_seconds", lastSuccess);
   }
-  add("runs_total", (old("runs_total") ?? 0) + 1);
-  add("failures_total", (old("failures_total") ?? 0) + (run.ok ? 0 : 1));
-  add(
-    "uploaded_bytes_total",
-    (old("uploaded_bytes_total") ?? 0) + run.bytesUploaded,
-  );
-  add(
-    "uploaded_backups_total",
-    (old("uploaded_backups_total") ?? 0) + run.backupsUploaded,
-  );
+  const count = (name: string, by: number) => add(name, (old(name) ?? 0) + by);
+  count("runs_total", 1);
+  count("failures_total", run.ok ? 0 : 1);
+  count("uploaded_bytes_total", run.bytesUploaded);
+  count("uploaded_backups_total", run.backupsUploaded);
   // Pairs this run saw, then those only the previous file knew.
   const newest = new Map<
     string,
@@ -169,7 +162,9 @@ export function renderMetrics(
   }
   const lines: string[] = [];
   for (const [name, list] of samples) {
-    const [type, help] = _HELP[name];
+    const [type, help] = Object.hasOwn(_COUNTERS, name)
+      ? ["counter", _COUNTERS[name]]
+      : ["gauge", _GAUGES[name]];
     lines.push(`# HELP ${_P}${name} ${help}`, `# TYPE ${_P}${name} ${type}`);
     for (const s of list) {
       lines.push(`${s.name}${_labels(s.labels)} ${s.value}`);
