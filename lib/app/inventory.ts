@@ -6,6 +6,7 @@
  */
 
 import { basename } from "node:path";
+import { isDirectory } from "../drivers/is_directory.ts";
 import type { Config } from "../core/config_types.ts";
 import {
   getSubvolumeInfo,
@@ -45,7 +46,7 @@ export async function inventory(
     await syncFilesystem(src.path);
     const info = await getSubvolumeInfo(src.path);
     let snapshots: SnapshotRef[] = [];
-    if (await _isDirectory(src.snapshots)) {
+    if (await isDirectory(src.snapshots)) {
       snapshots = (await listSnapshots(info, src.snapshots)).map((s) => ({
         uuid: s.uuid,
         ctransid: s.ctransid,
@@ -85,13 +86,4 @@ export async function inventory(
     sources.push(inv);
   }
   return sources;
-}
-
-async function _isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }

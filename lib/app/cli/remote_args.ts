@@ -11,6 +11,7 @@
  */
 
 import { resolve } from "node:path";
+import { isDirectory } from "../../drivers/is_directory.ts";
 import type { Config, ConfigInput } from "../../core/config_types.ts";
 import { closestSpelling as closest } from "../config/suggest.ts";
 import { PreflightError, type PreflightProblem } from "../preflight_error.ts";
@@ -155,7 +156,7 @@ export async function configAndRemote(
     );
   }
   const dir = args.string("local");
-  if (dir !== undefined && !(await _isDir(resolve(dir)))) {
+  if (dir !== undefined && !(await isDirectory(resolve(dir)))) {
     throw new UsageError(
       `--local ${
         resolve(dir)
@@ -181,7 +182,7 @@ export async function checkLocalRemotes(
   const problems: PreflightProblem[] = [];
   for (const [i, r] of config.remotes.entries()) {
     if (r.kind !== "local" || !ids.includes(r.id)) continue;
-    if (await _isDir(r.path)) continue;
+    if (await isDirectory(r.path)) continue;
     problems.push({
       kind: "remote",
       message:
@@ -189,15 +190,6 @@ export async function checkLocalRemotes(
     });
   }
   if (problems.length) throw new PreflightError(problems);
-}
-
-async function _isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e; // a permission error says itself (permission hint)
-  }
 }
 
 const _FLAG_OF_FIELD: Record<string, string> = {

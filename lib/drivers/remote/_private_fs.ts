@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isDirectory } from "../is_directory.ts";
+
 /** Mode of every file a local remote creates. */
 export const FILE_MODE = 0o600;
 
@@ -21,7 +23,7 @@ export async function makePrivateDirs(
   dir: string,
 ): Promise<void> {
   if (dir === root || !dir.startsWith(`${root}/`)) return;
-  if (await _isDir(dir)) return;
+  if (await isDirectory(dir)) return;
   await makePrivateDirs(root, dir.slice(0, dir.lastIndexOf("/")));
   try {
     await Deno.mkdir(dir, { mode: DIR_MODE });
@@ -39,13 +41,4 @@ export async function createPrivateFile(path: string): Promise<void> {
   (await Deno.open(path, { write: true, createNew: true, mode: FILE_MODE }))
     .close();
   await Deno.chmod(path, FILE_MODE);
-}
-
-async function _isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
