@@ -11,6 +11,7 @@ import type { PriceTable, StorageClassPrices } from "../prices/price_table.ts";
 import { UNITS } from "../policy/grammar.ts";
 import type { Policy } from "../policy/grammar.ts";
 import type { Unit } from "../policy/vocabulary.ts";
+import { unitsDuration } from "../policy/step.ts";
 import type { HistoryRun, HistoryUpload } from "./history.ts";
 import type {
   CostEstimate,
@@ -59,8 +60,7 @@ export function costWindow(
   timeZone: string,
   length?: Temporal.Duration,
 ): { window: CostWindow; warnings: string[] } {
-  const span = (u: Unit, n: number): Temporal.Duration =>
-    Temporal.Duration.from(_unitDuration(u, n));
+  const span = (u: Unit, n: number) => unitsDuration({ [u]: n });
   const coarsest = policy.units[0];
   const len = length ?? (coarsest ? span(coarsest, 1) : span("m", 1));
   const endZ = end.toZonedDateTimeISO(timeZone);
@@ -88,27 +88,6 @@ export function costWindow(
     }
   }
   return { window: { start: wStart, end, includeStart }, warnings };
-}
-
-function _unitDuration(u: Unit, n: number): Temporal.DurationLike {
-  switch (u) {
-    case "y":
-      return { years: n };
-    case "q":
-      return { months: 3 * n };
-    case "m":
-      return { months: n };
-    case "w":
-      return { weeks: n };
-    case "d":
-      return { days: n };
-    case "h":
-      return { hours: n };
-    case "M":
-      return { minutes: n };
-    case "s":
-      return { seconds: n };
-  }
 }
 
 /** The storage class of an upload: that of its coarsest unit with one, else the default. */

@@ -7,6 +7,7 @@
  */
 
 import { parsePolicy } from "./grammar.ts";
+import type { Unit } from "./vocabulary.ts";
 
 /**
  * Reads a wall-clock duration: policy units (`y q m w d h M s`, the grammar
@@ -43,15 +44,36 @@ export function parseStep(text: string): Temporal.Duration | null {
     } catch {
       return null;
     }
-    d = Temporal.Duration.from({
-      years: c.y,
-      months: 3 * c.q + c.m,
-      weeks: c.w,
-      days: c.d,
-      hours: c.h,
-      minutes: c.M,
-      seconds: c.s,
-    });
+    d = unitsDuration(c);
   }
   return d;
+}
+
+/**
+ * A wall-clock duration of so many of each policy unit (`q` is three months).
+ *
+ * @param counts How many of each unit; a missing unit is none.
+ * @returns The duration.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { unitsDuration } from "./step.ts";
+ * assert.equal(unitsDuration({ q: 2 }).toString(), "P6M");
+ * assert.equal(unitsDuration({ d: 1, M: 30 }).toString(), "P1DT30M");
+ * ```
+ */
+export function unitsDuration(
+  counts: Readonly<Partial<Record<Unit, number>>>,
+): Temporal.Duration {
+  const n = (u: Unit) => counts[u] ?? 0;
+  return Temporal.Duration.from({
+    years: n("y"),
+    months: 3 * n("q") + n("m"),
+    weeks: n("w"),
+    days: n("d"),
+    hours: n("h"),
+    minutes: n("M"),
+    seconds: n("s"),
+  });
 }
