@@ -35,7 +35,7 @@ import type { Remote } from "../../drivers/remote/remote.ts";
 import { downloadStream } from "../../drivers/transfer/download.ts";
 import { ensureRetrievable, type RetrievalOptions } from "../retrieval.ts";
 import type { Output } from "../output.ts";
-import { commandContext } from "./_context.ts";
+import { commandContext, runLockOptions } from "./_context.ts";
 import { describeRetry, RemoteSet } from "../remotes.ts";
 import { formatRate } from "../../core/rate.ts";
 import { configuredStages, undoCommands } from "../undo_pipe.ts";
@@ -171,12 +171,10 @@ export async function restore(
     : undefined;
   const signal = options.signal;
   // One restore per destination at a time.
-  await using _lock = await lockDestination(dest, {
-    command: "restore",
-    wait: options.waitLock,
-    signal,
-    onWait: (line) => out.error(line),
-  });
+  await using _lock = await lockDestination(
+    dest,
+    runLockOptions("restore", options, out),
+  );
   const remotes = new RemoteSet(config.remotes, {
     onRetry,
     bandwidth: options.bandwidth,

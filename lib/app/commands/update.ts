@@ -30,6 +30,7 @@ import type { RemoteMarker } from "../../drivers/remote/remote.ts";
 import { orphanManifests } from "../../drivers/transfer/manifest.ts";
 import { executorWorld, type UploadRecord } from "../world.ts";
 import { lockSources } from "../run_lock.ts";
+import { runLockOptions } from "./_context.ts";
 import { InterruptedError } from "../interrupt.ts";
 import {
   carryOutCleanStart,
@@ -179,12 +180,10 @@ export async function updateIn(
   });
   const signal = options.signal;
   // One run per source, from the inventory to the end of execution.
-  await using _locks = await lockSources(config, {
-    command: "update",
-    wait: options.waitLock,
-    signal,
-    onWait: (line) => out.error(line),
-  });
+  await using _locks = await lockSources(
+    config,
+    runLockOptions("update", options, out),
+  );
   const remotes = context.remotes ?? new RemoteSet(config.remotes, {
     onRetry: options.verbose
       ? (id, info) => out.error(describeRetry(id, info))
