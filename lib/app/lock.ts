@@ -193,7 +193,7 @@ export async function acquireLock(
     }
     if (!told) {
       told = true;
-      options.onWait?.(await readLockHolder(file));
+      options.onWait?.(await _holderOf(file));
     }
     await _sleep(Math.min(delay, (wait - waited) * 1000), options.signal);
     delay = Math.min(delay * 2, _POLL_MAX_MS);
@@ -248,11 +248,11 @@ export function describeHolder(
   return `${command} (pid ${holder.pid} on ${holder.host}, since ${holder.since}${ago})`;
 }
 
-/** The holder of a held lock; it writes its file just after locking, so look again briefly. */
+/** The holder of a held lock; it writes its file just after locking, so look again for up to half a second. */
 async function _holderOf(path: string): Promise<LockHolder | null> {
   for (let i = 0;; i++) {
     const holder = await readLockHolder(path);
-    if (holder !== null || i === 5) return holder;
+    if (holder !== null || i === 25) return holder;
     await _sleep(20, undefined);
   }
 }
