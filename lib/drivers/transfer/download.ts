@@ -39,8 +39,8 @@ export interface DownloadOptions {
   rangeSize?: number;
   /** Ranged GETs in flight (default 4); memory is rangeSize × (concurrency + 1). */
   concurrency?: number;
-  /** Hash on the main thread instead of a worker. */
-  inlineHashing?: boolean;
+  /** Hash in a worker thread (costs about 18 MiB; see _hasher.ts); default on the main thread. */
+  hashWorker?: boolean;
 }
 
 /** A download in progress. */
@@ -214,7 +214,7 @@ function _stream(
   manifest: Manifest | null,
   options: DownloadOptions,
 ): ReadableStream<Uint8Array> {
-  const hasher = createPartHasher({ inline: options.inlineHashing });
+  const hasher = createPartHasher({ worker: options.hashWorker });
   const ac = new AbortController();
   const stop = (reason?: unknown) => {
     ac.abort(reason);
