@@ -63,11 +63,22 @@ export class BufferPool {
     } else {
       this.#free.push(buffer);
     }
+    this.#wake();
+  }
+
+  #wake(): void {
     while (this.#waiters.length) {
       const b = this.#take(this.#waiters[0].size);
       if (!b) break;
       this.#waiters.shift()!.resolve(b);
     }
+  }
+
+  /** A buffer of `size` bytes handed out that will not come back (given away, or lost with a failed read). */
+  forget(size: number): void {
+    this.#inUse -= size;
+    this.#held -= size;
+    this.#wake();
   }
 
   /** Rejects every waiting and later `get`, and drops the free buffers. */
