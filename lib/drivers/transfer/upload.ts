@@ -464,15 +464,16 @@ class _Upload {
   async #readPart(size: number): Promise<Uint8Array<ArrayBufferLike>> {
     const buf = await this.#pool.get(size);
     this.#check();
-    let n: number;
+    let part: Uint8Array<ArrayBuffer>;
     try {
-      n = await this.#reader.fill(buf);
+      part = await this.#reader.fill(buf);
     } catch (e) {
-      this.#pool.put(buf.buffer);
+      // A failed read may have taken the buffer with it.
+      this.#pool.forget(size);
       throw e;
     }
-    this.#read += n;
-    return n === size ? buf : buf.subarray(0, n);
+    this.#read += part.length;
+    return part;
   }
 
   #release(data: Uint8Array<ArrayBufferLike>): void {
