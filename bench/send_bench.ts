@@ -11,46 +11,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { type BtrfsFixture, createBtrfs } from "../tests/fixtures/btrfs.ts";
 import { dirname } from "node:path";
 import { run } from "../tests/fixtures/process.ts";
 import { send } from "../lib/drivers/btrfs/send.ts";
-import { createSnapshot } from "../lib/drivers/btrfs/snapshots.ts";
+import { type RandomSnapshot, randomSnapshot } from "./_random_snapshot.ts";
 
-interface Setup {
-  snapshot: string;
-  fs: BtrfsFixture;
-  close(): Promise<void>;
-}
+type Setup = RandomSnapshot;
 
 /** A loop btrfs holding a read-only snapshot of `mib` MiB of random data. */
-async function setup(mib: number): Promise<Setup> {
-  // Room for the data plus metadata (DUP) and slack.
-  const fs = await createBtrfs({ sizeMiB: mib + 512 });
-  try {
-    const src = `${fs.mountPoint}/src`;
-    await run(["btrfs", "subvolume", "create", src]);
-    await Deno.mkdir(`${fs.mountPoint}/snaps`);
-    const file = await Deno.open(`${src}/random.bin`, {
-      write: true,
-      create: true,
-    });
-    const chunk = new Uint8Array(1 << 20);
-    for (let i = 0; i < mib; i++) {
-      for (let o = 0; o < chunk.length; o += 65536) {
-        crypto.getRandomValues(chunk.subarray(o, o + 65536));
-      }
-      for (let w = 0; w < chunk.length;) {
-        w += await file.write(chunk.subarray(w));
-      }
-    }
-    file.close();
-    const snap = await createSnapshot(src, `${fs.mountPoint}/snaps`, "s");
-    return { snapshot: snap.path, fs, close: () => fs.close() };
-  } catch (e) {
-    await fs.close();
-    throw e;
-  }
+function setup(mib: number): Promise<Setup> {
+  return randomSnapshot(mib);
 }
 
 /** `btrfs send -f /dev/null`: the kernel's and btrfs-progs' cost alone. */
