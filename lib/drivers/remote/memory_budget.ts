@@ -37,15 +37,18 @@ export function minimumMemory(
  * of it per part (whole MiB, from the provider's minimum up to 16 MiB), as
  * many parts in flight as then fit beside the one being read (at most 16).
  * Providers that need equal parts (R2) get a third of it per part instead:
- * their parts never grow, so a larger part means a larger object.
+ * their parts never grow, so a larger part means a larger object. A part
+ * size or concurrency given is kept, and the other fitted around it.
  *
  * @param memory Bytes of part buffers at once.
  * @param limits The provider's part limits.
+ * @param given A part size or concurrency that is set already.
  * @returns The shape; a RangeError when `memory` is below {@linkcode minimumMemory}.
  */
 export function fitMemory(
   memory: number,
   limits: Pick<RemoteLimits, "minPartSize" | "maxPartSize" | "equalParts">,
+  given: Partial<MemoryShape> = {},
 ): MemoryShape {
   const least = minimumMemory(limits);
   if (!Number.isSafeInteger(memory) || memory < least) {
@@ -56,15 +59,18 @@ export function fitMemory(
     );
   }
   const floor = Math.ceil(limits.minPartSize / MiB) * MiB;
-  const share = limits.equalParts ? memory / 3 : memory / 8;
-  const ceiling = limits.equalParts
+  let share = limits.equalParts ? memory / 3 : memory / 8;
+  if (given.concurrency !== undefined) {
+    share = memory / (given.concurrency + 1);
+  }
+  const ceiling = limits.equalParts || given.concurrency !== undefined
     ? limits.maxPartSize
     : Math.min(limits.maxPartSize, _MAX_FITTED_PART);
-  const partSize = Math.max(
+  const partSize = given.partSize ?? Math.max(
     floor,
     Math.min(ceiling, Math.floor(share / MiB) * MiB),
   );
-  const concurrency = Math.max(
+  const concurrency = given.concurrency ?? Math.max(
     1,
     Math.min(_MAX_FITTED_CONCURRENCY, Math.floor(memory / partSize) - 1),
   );

@@ -394,7 +394,10 @@ function _limits(o: S3RemoteOptions, preset: ProviderPreset): R.RemoteLimits {
   let fitted: MemoryShape = l;
   if (o.memory !== undefined) {
     try {
-      fitted = fitMemory(o.memory, l);
+      fitted = fitMemory(o.memory, l, {
+        partSize: o.partSize,
+        concurrency: o.concurrency,
+      });
     } catch (e) {
       throw new RangeError(`remote ${o.id}: ${(e as Error).message}`);
     }

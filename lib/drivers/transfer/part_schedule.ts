@@ -115,8 +115,8 @@ export function uploadShape(
   const where = `remote ${remote.id}`;
   const sized = options.partSize !== undefined ||
     options.concurrency !== undefined;
-  const fitted = options.memory !== undefined && !sized
-    ? _fit(where, options.memory, given)
+  const fitted = options.memory !== undefined
+    ? _fit(where, options.memory, given, options)
     : undefined;
   const first = options.partSize ?? fitted?.partSize ?? given.partSize;
   const concurrency = options.concurrency ?? fitted?.concurrency ??
@@ -147,9 +147,13 @@ function _fit(
   where: string,
   memory: number,
   limits: RemoteLimits,
+  given: { partSize?: number; concurrency?: number },
 ): { partSize: number; concurrency: number } {
   try {
-    return fitMemory(memory, limits);
+    return fitMemory(memory, limits, {
+      partSize: given.partSize,
+      concurrency: given.concurrency,
+    });
   } catch (e) {
     throw new RangeError(`${where}: ${(e as Error).message}`);
   }
