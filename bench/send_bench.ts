@@ -43,7 +43,7 @@ async function sendToDd(snapshot: string): Promise<void> {
 }
 
 /** Part buffers of the default memory budget's shape. */
-const _PART = 12 * 2 ** 20;
+const _PART = 10 * 2 ** 20;
 const _PARTS = 8;
 
 /**

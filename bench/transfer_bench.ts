@@ -6,8 +6,8 @@
  * alternating order, and prints one side-by-side table.
  *
  *   deno run -P=test bench/transfer_bench.ts [--size-mib 1536] [--rounds 2]
- *        [--store bluestore|memstore] [--memory-mib 96] [--budgets 64,128,256]
- *        [--part-mib 12] [--concurrency 7] [--only snap2s3] [--http fetch|node]
+ *        [--store bluestore|memstore] [--memory-mib 80] [--budgets 64,128,256]
+ *        [--part-mib 10] [--concurrency 7] [--only snap2s3] [--http fetch|node]
  *        [--checksum md5|sha256|signed-sha256] [--hash-worker]
  *
  * Upload: `btrfs send <snapshot> | tool`; snap2s3 runs `btrfs send` itself.

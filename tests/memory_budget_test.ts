@@ -63,24 +63,27 @@ Deno.test("a memory budget sets part size × concurrency within the provider's l
     /memory 9437184 bytes is below the minimum of 10485760 bytes \(10 MiB: two parts of the provider's smallest size\); raise the memory budget/,
   );
   // The presets fill the default budget.
-  assert.equal(aws.memory, 96 * MiB);
-  assert.deepEqual([aws.partSize, aws.concurrency], [12 * MiB, 7]);
-  assert.deepEqual([r2.partSize, r2.concurrency], [32 * MiB, 2]);
+  assert.equal(aws.memory, 80 * MiB);
+  assert.deepEqual([aws.partSize, aws.concurrency], [10 * MiB, 7]);
+  assert.deepEqual([r2.partSize, r2.concurrency], [26 * MiB, 2]);
 });
 
 Deno.test("under a budget parts grow to a third of it and fewer are sent at once; objects end sooner", () => {
   const remote = { id: "x", limits: aws };
-  const s = uploadShape(remote, { memory: 96 * MiB });
+  const s = uploadShape(remote, {});
   assert.deepEqual([s.first, s.concurrency, s.memory], [
-    12 * MiB,
+    10 * MiB,
     7,
-    96 * MiB,
+    80 * MiB,
   ]);
-  assert.equal(s.limits.maxPartSize, 32 * MiB);
-  assert.equal(partSizeFor(1001, s.first, s.limits), 24 * MiB);
-  assert.equal(partSizeFor(2001, s.first, s.limits), 32 * MiB);
+  assert.equal(s.limits.maxPartSize, 26 * MiB);
+  assert.equal(partSizeFor(1001, s.first, s.limits), 20 * MiB);
+  assert.equal(partSizeFor(2001, s.first, s.limits), 26 * MiB);
   assert.equal(s.objMax, objectCapacity(s.first, s.limits));
-  assert.equal(Math.round(s.objMax / 1024 ** 3), 285);
+  assert.equal(Math.round(s.objMax / 1024 ** 3), 232);
+  // About 3.2 GiB of budget reach the 5 TiB object.
+  const big = uploadShape(remote, { memory: 3264 * MiB });
+  assert.equal(big.objMax, aws.maxObjectSize);
   // Sizes given alone make their own budget, as before budgets.
   const given = uploadShape(remote, { partSize: 5 * MiB, concurrency: 2 });
   assert.equal(given.memory, 15 * MiB);

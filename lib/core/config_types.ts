@@ -132,7 +132,7 @@ export interface S3CommonInput {
   concurrency?: number;
   /**
    * Most MiB of part buffers one upload or download holds, 10-65536
-   * (default 96); sets the part size and concurrency not given.
+   * (default 80); sets the part size and concurrency not given.
    */
   memoryMiB?: number;
   /** Bandwidth limit of uploads and of downloads, each, e.g. `"20MiB/s"` or `"100Mbit/s"`; `--bwlimit` overrides it. */

@@ -208,7 +208,7 @@ const _s3Common = {
   /** Parts uploaded at once. */
   concurrency: _int(1, 64, "parallel part uploads").optional(),
   /**
-   * Most MiB of part buffers one upload or download holds (default 96);
+   * Most MiB of part buffers one upload or download holds (default 80);
    * sets the part size and concurrency not given.
    */
   memoryMiB: _int(10, 65536, "memory budget of part buffers in MiB")

@@ -10,7 +10,7 @@ import { MiB } from "../../core/format.ts";
 import type { RemoteLimits } from "./remote.ts";
 
 /** Default budget of part buffers of one upload or download (bytes). */
-export const DEFAULT_MEMORY = 96 * MiB;
+export const DEFAULT_MEMORY = 80 * MiB;
 
 /** Largest part size chosen from a budget (measured fastest on loopback Ceph). */
 const _MAX_FITTED_PART = 16 * MiB;

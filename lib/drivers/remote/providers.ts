@@ -73,7 +73,7 @@ const _presets: Record<Provider, ProviderPreset> = {
     provider: "r2",
     title: "Cloudflare R2",
     // R2 wants every part but the last the same size, so part sizes cannot
-    // grow: the default budget's 32 MiB parts reach 312.5 GiB per object,
+    // grow: the default budget's 26 MiB parts reach 254 GiB per object,
     // and longer streams continue in `.seqn1`, `.seqn2`, ... objects.
     limits: _fitted({
       ..._base,

@@ -62,7 +62,7 @@ export interface S3RemoteOptions extends S3ClientOptions {
   /**
    * Bytes of part buffers one upload or download holds at most. Sets the
    * part size and concurrency that are not given (see memory_budget.ts);
-   * default 96 MiB, or what a given part size and concurrency need.
+   * default 80 MiB, or what a given part size and concurrency need.
    */
   memory?: number;
   /** Largest object before a stream continues in `.seqn1`, ... (preset default when absent). */

@@ -7,14 +7,14 @@
  *   valid empty object); otherwise a multipart upload sends parts
  *   concurrently while the next part is read.
  * - Memory: parts being read, hashed or sent never hold more than the
- *   remote's memory budget (`memory`, default 96 MiB; see
- *   memory_budget.ts), which sets the part size and concurrency (12 MiB × 7
+ *   remote's memory budget (`memory`, default 80 MiB; see
+ *   memory_budget.ts), which sets the part size and concurrency (10 MiB × 7
  *   by default). Part buffers are reused, and go from the read through the
  *   hash to the socket without a copy.
  * - Part sizes: the first 1,000 parts have the first part size, and the size
  *   doubles every 1,000 parts after that, up to a third of the budget (or
  *   `maxPartSize`, or the provider's 5 GiB): as parts grow, fewer are sent at
- *   once. An object ends after 10,000 parts: 285 GiB at the defaults (the
+ *   once. An object ends after 10,000 parts: 232 GiB at the defaults (the
  *   5 TiB most providers allow from a budget of about 3.2 GiB); providers
  *   that need equal parts (R2) keep one size.
  * - A stream longer than the largest object continues in further objects,
