@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import type { SubvolumeInfo } from "../../core/types.ts";
 import { errorText, exitText, killQuietly, spawnBtrfs } from "./command.ts";
 import { BtrfsError, fsError, isDenoPermissionError } from "./errors.ts";
-import { filesystemUuid } from "./ffi.ts";
+import { enlargePipe, filesystemUuid } from "./ffi.ts";
 import {
   type ExpectedSendStream,
   readSendStreamHead,
@@ -114,6 +114,9 @@ export async function receive(
     stdout: "piped",
     stderr: "piped",
   });
+  // A pipe as large as our writes: one wake-up of btrfs receive per write,
+  // not one per 64 KiB. Best effort; works without it.
+  enlargePipe(child.pid, 0, _CHUNK);
   const output = Promise.all([
     new Response(child.stdout).text().catch(() => ""),
     new Response(child.stderr).text().catch(() => ""),
