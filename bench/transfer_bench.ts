@@ -1,48 +1,38 @@
 /**
- * Transfer benchmark: uploads and downloads a generated stream (default
- * 2 GiB) to a Ceph RGW (bluestore) with snap2s3's transfer manager, `aws s3
- * cp` and `rclone rcat`/`cat`, in one run, and prints MB/s and peak RSS.
+ * Transfer benchmark: backs up a `btrfs send` stream of a snapshot of random
+ * data (default 1.5 GiB) to a Ceph RGW (bluestore) and restores it with
+ * `btrfs receive`, with snap2s3's drivers (as `update` and `restore` use
+ * them), `aws s3 cp` and `rclone rcat`/`cat`, in one run, rounds in
+ * alternating order, and prints one side-by-side table.
  *
- *   deno run -P=test bench/transfer_bench.ts [--size-mib 2048] [--store bluestore|memstore]
- *        [--part-mib 16] [--concurrency 8] [--only ours] [--http fetch|node]
- *        [--checksum md5|sha256|signed-sha256] [--range-mib 8] [--download-concurrency 4]
+ *   deno run -P=test bench/transfer_bench.ts [--size-mib 1536] [--rounds 2]
+ *        [--store bluestore|memstore] [--memory-mib 80] [--budgets 64,128,256]
+ *        [--part-mib 10] [--concurrency 7] [--only snap2s3] [--http fetch|node]
+ *        [--checksum md5|sha256|signed-sha256] [--hash-worker]
  *
- * Every tool reads the same generator from a pipe (upload) and writes to
- * /dev/null (download). Peak RSS: VmHWM from /proc of our child process;
- * the peers' maximum resident set from GNU time. CPU: user + system seconds
- * of the tool (GNU time; the generator not included) and of the Ceph daemons
- * (they share the machine). Needs root (Ceph).
+ * Upload: `btrfs send <snapshot> | tool`; snap2s3 runs `btrfs send` itself.
+ * Restore: `tool | btrfs receive <dir>`; snap2s3 runs `btrfs receive` itself
+ * and checks the manifest's SHA-256. `--budgets` adds snap2s3 rows with
+ * those memory budgets (memory_mib). Peak RSS: VmHWM of our process; the
+ * peers' maximum resident set from GNU time; neither counts btrfs. CPU: user
+ * + system seconds of the tool itself (not btrfs), and of the Ceph daemons
+ * (they share the machine). Needs root (Ceph, btrfs).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { startS3Server } from "../tests/fixtures/s3_server.ts";
+import { run } from "../tests/fixtures/process.ts";
 import { s3Remote } from "../lib/drivers/remote/s3.ts";
 import { uploadStream } from "../lib/drivers/transfer/upload.ts";
 import { downloadStream } from "../lib/drivers/transfer/download.ts";
+import { send } from "../lib/drivers/btrfs/send.ts";
+import { receive } from "../lib/drivers/btrfs/receive.ts";
+import { randomSnapshot } from "./_random_snapshot.ts";
 
 const MiB = 1024 * 1024;
 const self = new URL(import.meta.url).pathname;
-
-/** Writes `bytes` of varied pseudo-random data to stdout, fast. */
-async function generate(bytes: number): Promise<void> {
-  const block = new Uint8Array(16 * MiB);
-  for (let i = 0; i < block.length; i += 65536) {
-    crypto.getRandomValues(block.subarray(i, i + 65536));
-  }
-  const w = Deno.stdout.writable.getWriter();
-  const view = new DataView(block.buffer);
-  let sent = 0;
-  for (let n = 0; sent < bytes; n++) {
-    // Every MiB differs from every other (a counter in its first bytes).
-    for (let off = 0; off < block.length; off += MiB) view.setUint32(off, n);
-    const chunk = block.subarray(0, Math.min(block.length, bytes - sent));
-    await w.write(chunk.slice());
-    sent += chunk.length;
-  }
-  await w.close();
-}
 
 /** CPU seconds (user + system) used so far by the given processes. */
 async function cpuSecondsOf(pids: number[]): Promise<number> {
@@ -52,21 +42,19 @@ async function cpuSecondsOf(pids: number[]): Promise<number> {
     stdout: "piped",
     stderr: "null",
   }).output();
+  return _ticks(new TextDecoder().decode(out.stdout)) / 100;
+}
+
+/** utime + stime clock ticks of /proc/<pid>/stat lines. */
+function _ticks(stats: string): number {
   let ticks = 0;
-  for (const stat of new TextDecoder().decode(out.stdout).split("\n")) {
+  for (const stat of stats.split("\n")) {
     if (!stat) continue;
     // Fields after the command name (which may hold spaces): utime is 14th.
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     ticks += Number(f[11]) + Number(f[12]);
   }
-  return ticks / 100;
-}
-
-function vmHwmKiB(): number {
-  const m = Deno.readTextFileSync("/proc/self/status").match(
-    /VmHWM:\s+(\d+) kB/,
-  );
-  return m ? Number(m[1]) : 0;
+  return ticks;
 }
 
 interface ChildArgs {
@@ -74,17 +62,19 @@ interface ChildArgs {
   endpoint: string;
   bucket: string;
   key: string;
+  /** The snapshot (upload) or the directory to receive into (restore). */
+  path: string;
   access: string;
   secret: string;
-  part: number;
-  conc: number;
+  memoryMib?: number;
+  partMib?: number;
+  concurrency?: number;
   http?: string;
   checksum?: string;
-  rangeMib?: number;
-  downConc?: number;
+  hashWorker: boolean;
 }
 
-/** Our side, in a child process so its peak RSS is its own. */
+/** Our side, in a child process so its peak RSS and CPU are its own. */
 async function child(a: ChildArgs): Promise<void> {
   const remote = s3Remote({
     id: "bench",
@@ -93,33 +83,38 @@ async function child(a: ChildArgs): Promise<void> {
     endpoint: a.endpoint,
     accessKeyId: a.access,
     secretAccessKey: a.secret,
-    partSize: a.part * MiB,
-    concurrency: a.conc,
+    memory: a.memoryMib ? a.memoryMib * MiB : undefined,
+    partSize: a.partMib ? a.partMib * MiB : undefined,
+    concurrency: a.concurrency,
     http: a.http as "fetch" | "node" | undefined,
     checksum: a.checksum as "md5" | "sha256" | "signed-sha256" | undefined,
   });
-  let extra = "";
+  let note: string;
   if (a.mode === "upload") {
-    const r = await uploadStream(remote, a.key, Deno.stdin.readable);
-    extra = `parts=${r.parts}`;
-  } else {
-    const d = await downloadStream(remote, a.key, {
-      rangeSize: a.rangeMib ? a.rangeMib * MiB : undefined,
-      concurrency: a.downConc,
+    const r = await uploadStream(remote, a.key, await send(a.path), {
+      hashWorker: a.hashWorker,
     });
-    await d.stream.pipeTo(Deno.stdout.writable);
-    extra = `verified=${d.verified}`;
+    note = `parts=${r.parts} buffers=${
+      (r.peakBufferBytes / MiB).toFixed(0)
+    }MiB`;
+  } else {
+    const d = await downloadStream(remote, a.key, { hashWorker: a.hashWorker });
+    await receive(d.stream, a.path);
+    note = `verified=${d.verified}`;
   }
   remote.close();
-  console.error(`VMHWM_KIB=${vmHwmKiB()} ${extra}`);
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const hwm = Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0);
+  // This process only: btrfs send/receive, its children, are not counted.
+  const cpu = _ticks(Deno.readTextFileSync("/proc/self/stat")) / 100;
+  console.error(`VMHWM_KIB=${hwm} SELF_CPU_S=${cpu} NOTE=${note}`);
   Deno.exit(0);
 }
 
 interface Row {
   tool: string;
-  op: string;
+  op: "upload" | "restore";
   seconds: number;
-  mbps: number;
   rssMiB: number;
   cpuSeconds: number;
   serverCpuSeconds: number;
@@ -127,12 +122,12 @@ interface Row {
 }
 
 async function timed(
-  argv: string[],
+  script: string,
   env: Record<string, string>,
-): Promise<{ seconds: number; stderr: string; maxRssKiB: number }> {
+): Promise<{ seconds: number; stderr: string }> {
   const t0 = performance.now();
-  const out = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `set -o pipefail; ${script}`],
     env,
     // Only the variables given: no CA bundles or profiles of this shell.
     clearEnv: true,
@@ -142,58 +137,92 @@ async function timed(
   const seconds = (performance.now() - t0) / 1000;
   const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed:\n${stderr.slice(-3000)}`);
+    throw new Error(`${script} failed:\n${stderr.slice(-3000)}`);
   }
-  const m = stderr.match(/MAXRSS_KIB=(\d+)/);
-  return { seconds, stderr, maxRssKiB: m ? Number(m[1]) : 0 };
+  return { seconds, stderr };
+}
+
+/** The awscli program itself (a pyenv shim would be measured instead of it). */
+async function awsPath(): Promise<string> {
+  const which = await run(["bash", "-c", "command -v aws"], { check: false });
+  const path = which.stdout.trim();
+  if (!path) {
+    throw new Error("aws not found: bash scripts/ensure_packages.sh bench");
+  }
+  const text = await Deno.readTextFile(path).catch(() => "");
+  if (text.includes("pyenv")) {
+    const real = await run(["pyenv", "which", "aws"], { check: false });
+    if (real.success) return real.stdout.trim();
+  }
+  return path;
+}
+
+interface Tool {
+  name: string;
+  up: (key: string) => string;
+  down: (key: string, dir: string) => string;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      "size-mib": { type: "string", default: "2048" },
+      "size-mib": { type: "string", default: "1536" },
+      rounds: { type: "string", default: "2" },
       store: { type: "string", default: "bluestore" },
-      "part-mib": { type: "string", default: "16" },
-      concurrency: { type: "string", default: "8" },
+      "memory-mib": { type: "string" },
+      budgets: { type: "string", default: "" },
+      "part-mib": { type: "string" },
+      concurrency: { type: "string" },
       only: { type: "string" },
       http: { type: "string" },
       checksum: { type: "string" },
-      "range-mib": { type: "string" },
-      "download-concurrency": { type: "string" },
-      gen: { type: "string" },
+      "hash-worker": { type: "boolean", default: false },
       child: { type: "string" },
       endpoint: { type: "string" },
       bucket: { type: "string" },
       key: { type: "string" },
+      path: { type: "string" },
     },
   });
-  if (values.gen) return await generate(Number(values.gen));
-  const deno = Deno.execPath();
+  const num = (s: string | undefined) => (s ? Number(s) : undefined);
   if (values.child) {
     return await child({
       mode: values.child,
       endpoint: values.endpoint!,
       bucket: values.bucket!,
       key: values.key!,
+      path: values.path!,
       access: Deno.env.get("AWS_ACCESS_KEY_ID")!,
       secret: Deno.env.get("AWS_SECRET_ACCESS_KEY")!,
-      part: Number(values["part-mib"]),
-      conc: Number(values.concurrency),
+      memoryMib: num(values["memory-mib"]),
+      partMib: num(values["part-mib"]),
+      concurrency: num(values.concurrency),
       http: values.http,
       checksum: values.checksum,
-      rangeMib: values["range-mib"] ? Number(values["range-mib"]) : undefined,
-      downConc: values["download-concurrency"]
-        ? Number(values["download-concurrency"])
-        : undefined,
+      hashWorker: values["hash-worker"],
     });
   }
 
-  const size = Number(values["size-mib"]) * MiB;
+  const mib = Number(values["size-mib"]);
+  const rounds = Number(values.rounds);
   const store = values.store as "bluestore" | "memstore";
+  console.error(`making a ${mib} MiB snapshot of random data ...`);
+  // Room for a received copy and one being freed.
+  await using snap = await randomSnapshot(mib, 2 * mib + 512);
+  const into = `${snap.fs.mountPoint}/received`;
+  await Deno.mkdir(into);
+  const size = Number(
+    (await run([
+      "bash",
+      "-c",
+      `btrfs send -q "${snap.snapshot}" | wc -c`,
+    ])).stdout.trim(),
+  );
   console.error(`starting Ceph RGW (${store}) ...`);
   await using server = await startS3Server({ store });
   const bucket = await server.createBucket("bench");
+  const aws = await awsPath();
   const env = {
     AWS_ACCESS_KEY_ID: server.accessKeyId,
     AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
@@ -208,40 +237,44 @@ async function main(): Promise<void> {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
   };
-  const gen = `"${deno}" run -P=test "${self}" --gen ${size}`;
-  const ours = (mode: string, key: string) =>
-    `"${deno}" run -A "${self}" --child ${mode} --endpoint ${server.endpoint} --bucket ${bucket} --key ${key} --part-mib ${
-      values["part-mib"]
-    } --concurrency ${values.concurrency}${
-      values.http ? ` --http ${values.http}` : ""
-    }${
-      ["checksum", "range-mib", "download-concurrency"].map((o) => {
-        const v = values[o as "checksum"];
-        return v ? ` --${o} ${v}` : "";
-      }).join("")
-    }`;
-  type Tool = {
-    name: string;
-    up: (k: string) => string;
-    down: (k: string) => string;
+  // GNU time measures the tool itself (not btrfs).
+  const time = "/usr/bin/time -f 'MAXRSS_KIB=%M CPU_S=%U+%S'";
+  const sendCmd = `btrfs send -q "${snap.snapshot}"`;
+  const ours = (memory: string | undefined) => {
+    const flags = [
+      `--endpoint ${server.endpoint} --bucket ${bucket}`,
+      memory ? `--memory-mib ${memory}` : "",
+      ...(["part-mib", "concurrency", "http", "checksum"] as const).map((o) =>
+        values[o] ? `--${o} ${values[o]}` : ""
+      ),
+      values["hash-worker"] ? "--hash-worker" : "",
+    ].filter(Boolean).join(" ");
+    const deno = `"${Deno.execPath()}" run -A "${self}" ${flags}`;
+    return {
+      up: (k: string) =>
+        `${deno} --child upload --key ${k} --path "${snap.snapshot}"`,
+      down: (k: string, dir: string) =>
+        `${deno} --child restore --key ${k} --path "${dir}"`,
+    };
   };
   const allTools: Tool[] = [
-    {
-      name: "snap2s3",
-      up: (k) => ours("upload", k),
-      down: (k) => ours("download", k),
-    },
+    { name: "snap2s3", ...ours(values["memory-mib"]) },
+    ...values.budgets.split(",").filter(Boolean).map((m) => ({
+      name: `snap2s3 ${m} MiB`,
+      ...ours(m),
+    })),
     {
       name: "aws s3 cp",
       up: (k) =>
-        `/usr/bin/aws --endpoint-url ${server.endpoint} s3 cp - s3://${bucket}/${k}`,
-      down: (k) =>
-        `/usr/bin/aws --endpoint-url ${server.endpoint} s3 cp s3://${bucket}/${k} -`,
+        `${sendCmd} | ${time} ${aws} --endpoint-url ${server.endpoint} s3 cp - s3://${bucket}/${k}`,
+      down: (k, dir) =>
+        `${time} ${aws} --endpoint-url ${server.endpoint} s3 cp s3://${bucket}/${k} - | btrfs receive -q "${dir}"`,
     },
     {
       name: "rclone",
-      up: (k) => `rclone rcat bench:${bucket}/${k}`,
-      down: (k) => `rclone cat bench:${bucket}/${k}`,
+      up: (k) => `${sendCmd} | ${time} rclone rcat bench:${bucket}/${k}`,
+      down: (k, dir) =>
+        `${time} rclone cat bench:${bucket}/${k} | btrfs receive -q "${dir}"`,
     },
   ];
   const tools = allTools.filter((t) =>
@@ -249,78 +282,111 @@ async function main(): Promise<void> {
   );
 
   const rows: Row[] = [];
-  for (const op of ["upload", "download"] as const) {
-    for (const t of tools) {
-      const key = `bench-${t.name.replace(/\W/g, "")}.seqn0`;
-      // GNU time measures the tool itself (not the generator).
-      const time = "/usr/bin/time -f 'MAXRSS_KIB=%M CPU_S=%U+%S'";
-      const script = op === "upload"
-        ? `set -o pipefail; ${gen} | ${time} ${t.up(key)}`
-        : `${time} ${t.down(key)} > /dev/null`;
-      console.error(`${t.name} ${op} ...`);
-      const cpu0 = await cpuSecondsOf(server.pids);
-      const r = await timed(["bash", "-c", script], env);
-      const serverCpuSeconds = await cpuSecondsOf(server.pids) - cpu0;
-      const hwm = r.stderr.match(/VMHWM_KIB=(\d+)/);
-      // Ours: VmHWM of the child deno process; peers: GNU time's maximum RSS.
-      const rssKiB = hwm ? Number(hwm[1]) : r.maxRssKiB;
-      rows.push({
-        tool: t.name,
-        op,
-        seconds: r.seconds,
-        mbps: size / 1e6 / r.seconds,
-        rssMiB: rssKiB / 1024,
-        cpuSeconds: (r.stderr.match(/CPU_S=([\d.]+)\+([\d.]+)/)?.slice(1) ?? [])
-          .reduce((a, b) => a + Number(b), 0),
-        serverCpuSeconds,
-        note: r.stderr.match(/(parts|verified)=\S+/)?.[0] ?? "",
-      });
+  const measure = async (t: Tool, op: Row["op"], script: string) => {
+    console.error(`${t.name} ${op} ...`);
+    const cpu0 = await cpuSecondsOf(server.pids);
+    const r = await timed(script, env);
+    const serverCpuSeconds = await cpuSecondsOf(server.pids) - cpu0;
+    const hwm = r.stderr.match(/VMHWM_KIB=(\d+)/);
+    const gnu = r.stderr.match(/MAXRSS_KIB=(\d+) CPU_S=([\d.]+)\+([\d.]+)/);
+    rows.push({
+      tool: t.name,
+      op,
+      seconds: r.seconds,
+      rssMiB: Number(hwm?.[1] ?? gnu?.[1] ?? 0) / 1024,
+      cpuSeconds: Number(r.stderr.match(/SELF_CPU_S=([\d.]+)/)?.[1] ?? 0) +
+        Number(gnu?.[2] ?? 0) + Number(gnu?.[3] ?? 0),
+      serverCpuSeconds,
+      note: r.stderr.match(/NOTE=(.*)/)?.[1] ?? "",
+    });
+  };
+  const keyOf = (t: Tool) => `bench-${t.name.replace(/\W/g, "")}.seqn0`;
+  for (let round = 0; round < rounds; round++) {
+    // Alternate the order: no tool always runs first, or after the same one.
+    const order = round % 2 ? [...tools].reverse() : tools;
+    for (const t of order) await measure(t, "upload", t.up(keyOf(t)));
+    for (const t of order) {
+      const dir = `${into}/${round}-${t.name.replace(/\W/g, "")}`;
+      await Deno.mkdir(dir);
+      await measure(t, "restore", t.down(keyOf(t), dir));
+      // Wait for the space to be freed too (the next copy needs it).
+      await run([
+        "bash",
+        "-c",
+        `btrfs subvolume delete "${dir}"/* >/dev/null && rmdir "${dir}" && btrfs subvolume sync "${snap.fs.mountPoint}"`,
+      ]);
     }
+    // Free what this round stored, so that rounds do not fill the store.
+    await timed(
+      `${aws} --endpoint-url ${server.endpoint} s3 rm --recursive --quiet s3://${bucket}/`,
+      env,
+    );
+    await server.collectGarbage();
   }
+  console.log(_table(rows, size, store, rounds));
+}
 
+/** The table: one line per tool and operation, the rounds' figures side by side, then the ratios. */
+function _table(
+  rows: Row[],
+  size: number,
+  store: string,
+  rounds: number,
+): string {
   const head = [
     "tool",
     "op",
-    "seconds",
+    "MB/s (each round)",
     "MB/s",
-    "peak RSS MiB",
     "CPU s",
     "Ceph CPU s",
+    "peak RSS MiB",
     "note",
   ];
-  const lines = rows.map((r) => [
-    r.tool,
-    r.op,
-    r.seconds.toFixed(1),
-    r.mbps.toFixed(0),
-    r.rssMiB.toFixed(0),
-    r.cpuSeconds.toFixed(1),
-    r.serverCpuSeconds.toFixed(1),
-    r.note,
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const k = `${r.op}\t${r.tool}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const mbps = (rs: Row[]) => rs.map((r) => size / 1e6 / r.seconds);
+  const lines = [...groups.values()].sort((
+    a,
+    b,
+  ) => (a[0].op === b[0].op ? 0 : a[0].op === "upload" ? -1 : 1)).map((rs) => [
+    rs[0].tool,
+    rs[0].op,
+    mbps(rs).map((x) => x.toFixed(0)).join(" "),
+    mean(mbps(rs)).toFixed(0),
+    mean(rs.map((r) => r.cpuSeconds)).toFixed(1),
+    mean(rs.map((r) => r.serverCpuSeconds)).toFixed(1),
+    Math.max(...rs.map((r) => r.rssMiB)).toFixed(0),
+    rs.at(-1)!.note,
   ]);
   const widths = head.map((h, i) =>
     Math.max(h.length, ...lines.map((l) => l[i].length))
   );
-  const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i])).join("  ");
-  console.log(
-    `${size / MiB} MiB, Ceph ${store}, snap2s3 part ${
-      values["part-mib"]
-    } MiB x ${values.concurrency} (bound ${
-      Number(values["part-mib"]) * (Number(values.concurrency) + 1)
-    } MiB of parts)`,
-  );
-  console.log(fmt(head));
-  for (const l of lines) console.log(fmt(l));
-  for (const op of ["upload", "download"]) {
-    const ourRow = rows.find((r) => r.tool === "snap2s3" && r.op === op);
-    const peers = rows.filter((r) => r.tool !== "snap2s3" && r.op === op);
-    if (ourRow && peers.length) {
-      const best = Math.max(...peers.map((p) => p.mbps));
-      console.log(
-        `${op}: snap2s3 ${(ourRow.mbps / best).toFixed(2)}x the faster peer`,
-      );
+  const fmt = (l: string[]) =>
+    l.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const out = [
+    `${
+      (size / MiB).toFixed(0)
+    } MiB btrfs send stream, Ceph ${store}, ${rounds} round(s) in alternating order; peak RSS is the largest of the rounds`,
+    fmt(head),
+    ...lines.map(fmt),
+  ];
+  for (const op of ["upload", "restore"]) {
+    const of = (tool: string) =>
+      groups.get(`${op}\t${tool}`) && mean(mbps(groups.get(`${op}\t${tool}`)!));
+    const us = of("snap2s3");
+    for (const peer of ["aws s3 cp", "rclone"]) {
+      const them = of(peer);
+      if (us && them) {
+        out.push(`${op}: snap2s3 ${(us / them).toFixed(2)}x ${peer}`);
+      }
     }
   }
+  return out.join("\n");
 }
 
 if (import.meta.main) await main();

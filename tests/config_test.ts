@@ -212,7 +212,7 @@ Deno.test("an unknown field is one error naming it and the right spelling", () =
   data.remotes[0].pathstyle = true;
   assert.equal(
     onlyProblem(data),
-    `remotes[0].pathstyle: unknown field (did you mean "pathStyle"?); allowed: kind, id, bucket, prefix, pathStyle, profile, accessKeyId, secretAccessKey, verifyTls, caBundle, storageClass, partSizeMiB, concurrency, bandwidth, objectLock, region, endpoint`,
+    `remotes[0].pathstyle: unknown field (did you mean "pathStyle"?); allowed: kind, id, bucket, prefix, pathStyle, profile, accessKeyId, secretAccessKey, verifyTls, caBundle, storageClass, partSizeMiB, concurrency, memoryMiB, bandwidth, objectLock, region, endpoint`,
   );
 });
 

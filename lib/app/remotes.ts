@@ -90,6 +90,7 @@ export function openRemote(
       ? undefined
       : config.partSizeMiB * MiB,
     concurrency: config.concurrency,
+    memory: config.memoryMiB === undefined ? undefined : config.memoryMiB * MiB,
     // One bucket per direction: most uplinks and downlinks are separate.
     pacers: rate === undefined
       ? undefined

@@ -154,9 +154,13 @@ export function executorWorld(
         targets.map(async ({ upload, key }, i) => {
           // Whatever fails, this target's branch is cancelled, so it never holds the others back.
           const stop = new AbortController();
-          const branch = branches[i].pipeThrough(new TransformStream(), {
-            signal: stop.signal,
-          });
+          // A lone target reads the send stream itself, straight into its
+          // part buffers (a failed upload cancels it); no copy on the way.
+          const branch = targets.length === 1
+            ? branches[i]
+            : branches[i].pipeThrough(new TransformStream(), {
+              signal: stop.signal,
+            });
           try {
             const up = uploadConfig(source.path, upload.remoteId);
             const remote = remotes.get(upload.remoteId);

@@ -130,6 +130,11 @@ export interface S3CommonInput {
   partSizeMiB?: number;
   /** Parts uploaded at once, 1-64. */
   concurrency?: number;
+  /**
+   * Most MiB of part buffers one upload or download holds, 10-65536
+   * (default 80); sets the part size and concurrency not given.
+   */
+  memoryMiB?: number;
   /** Bandwidth limit of uploads and of downloads, each, e.g. `"20MiB/s"` or `"100Mbit/s"`; `--bwlimit` overrides it. */
   bandwidth?: string;
   /** Retain every object until its backup's planned expiry (S3 Object Lock). */

@@ -103,6 +103,34 @@ function _credentialProblems(data: unknown): ConfigProblem[] {
           `required when ${present} is set: give both keys, or neither (then the profile or the AWS_* environment is used)`,
       });
     }
+    const memory = valueAt(remote, ["memoryMiB"]);
+    const part = valueAt(remote, ["partSizeMiB"]);
+    const concurrency = valueAt(remote, ["concurrency"]);
+    if (
+      typeof memory === "number" &&
+      typeof part === "number" && typeof concurrency === "number" &&
+      part * (concurrency + 1) > memory
+    ) {
+      out.push({
+        path: ["remotes", i, "memoryMiB"],
+        message: `${memory} MiB cannot hold ${
+          concurrency + 1
+        } parts of ${part} MiB (concurrency + the one being read); raise memoryMiB to ${
+          part * (concurrency + 1)
+        }, or lower partSizeMiB or concurrency`,
+      });
+    } else if (
+      typeof memory === "number" && typeof part === "number" &&
+      2 * part > memory
+    ) {
+      out.push({
+        path: ["remotes", i, "memoryMiB"],
+        message:
+          `${memory} MiB cannot hold two parts of ${part} MiB (one sent, one read); raise memoryMiB to ${
+            2 * part
+          }, or lower partSizeMiB`,
+      });
+    }
     if (
       valueAt(remote, ["verifyTls"]) === false &&
       valueAt(remote, ["caBundle"]) !== undefined

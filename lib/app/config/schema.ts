@@ -207,6 +207,12 @@ const _s3Common = {
   partSizeMiB: _int(5, 5120, "part size in MiB").optional(),
   /** Parts uploaded at once. */
   concurrency: _int(1, 64, "parallel part uploads").optional(),
+  /**
+   * Most MiB of part buffers one upload or download holds (default 80);
+   * sets the part size and concurrency not given.
+   */
+  memoryMiB: _int(10, 65536, "memory budget of part buffers in MiB")
+    .optional(),
   /** Bandwidth limit of uploads and of downloads, each, e.g. `"20MiB/s"`. */
   bandwidth: z.string().refine((b) => parseRate(b) !== null, {
     error: (iss) =>

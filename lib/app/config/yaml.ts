@@ -83,6 +83,8 @@ const _remoteYaml = strictConfigObject({
   id: z.unknown().optional(),
   // snap2s3's own: btrfs2s3 has no bandwidth limit.
   bandwidth: z.unknown().optional(),
+  // snap2s3's own: btrfs2s3 buffers parts in temp files.
+  memory_mib: z.unknown().optional(),
   s3: strictConfigObject({
     bucket: z.unknown().optional(),
     endpoint: _endpointYaml.optional(),
@@ -158,6 +160,7 @@ function _toInput(y: _ConfigYaml): unknown {
           ? resolve(ep.verify)
           : undefined,
         bandwidth: r.bandwidth,
+        memoryMiB: r.memory_mib,
         objectLock: r.s3.object_lock &&
           compact({
             mode: r.s3.object_lock.mode,
@@ -178,6 +181,7 @@ const _REMOTE_FIELD: Record<string, (string | number)[]> = {
   verifyTls: ["s3", "endpoint", "verify"],
   caBundle: ["s3", "endpoint", "verify"],
   objectLock: ["s3", "object_lock"],
+  memoryMiB: ["memory_mib"],
 };
 
 const _OBJECT_LOCK_FIELD: Record<string, string> = {

@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import type { SubvolumeInfo } from "../../core/types.ts";
 import { errorText, exitText, killQuietly, spawnBtrfs } from "./command.ts";
 import { BtrfsError, fsError, isDenoPermissionError } from "./errors.ts";
-import { filesystemUuid } from "./ffi.ts";
+import { enlargePipe, filesystemUuid } from "./ffi.ts";
 import {
   type ExpectedSendStream,
   readSendStreamHead,
@@ -114,6 +114,9 @@ export async function receive(
     stdout: "piped",
     stderr: "piped",
   });
+  // A pipe as large as our writes: one wake-up of btrfs receive per write,
+  // not one per 64 KiB. Best effort; works without it.
+  enlargePipe(child.pid, 0, _CHUNK);
   const output = Promise.all([
     new Response(child.stdout).text().catch(() => ""),
     new Response(child.stderr).text().catch(() => ""),
@@ -121,7 +124,7 @@ export async function receive(
   const partial = `; a partly received subvolume may remain at ${
     join(dir, head.name)
   } (remove it with \`btrfs subvolume delete\` before retrying)`;
-  await _feed(child, checked.getReader(), partial);
+  await _feed(child, _chunks(checked), partial);
   const status = await child.status;
   if (!status.success) {
     throw new BtrfsError(
@@ -141,7 +144,7 @@ export async function receive(
  */
 async function _feed(
   child: Deno.ChildProcess,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: _ChunkReader,
   partial: string,
 ): Promise<void> {
   const writer = child.stdin.getWriter();
@@ -186,4 +189,36 @@ async function _received(
     );
   }
   return info;
+}
+
+/** Chunk size of byte streams, read into one reused buffer. */
+const _CHUNK = 1 << 20;
+
+/** Reads chunks of a stream. */
+interface _ChunkReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Reads a stream: a byte stream into one reused buffer (a chunk is valid
+ * until the next read, and has been written by then), so no memory is
+ * allocated per chunk; any other stream chunk by chunk.
+ */
+function _chunks(stream: ReadableStream<Uint8Array>): _ChunkReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    return stream.getReader();
+  }
+  let buffer = new ArrayBuffer(_CHUNK);
+  return {
+    async read() {
+      const r = await byob.read(new Uint8Array(buffer));
+      if (r.value) buffer = r.value.buffer as ArrayBuffer;
+      return r as ReadableStreamReadResult<Uint8Array>;
+    },
+    cancel: (reason) => byob.cancel(reason),
+  };
 }

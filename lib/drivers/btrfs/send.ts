@@ -51,8 +51,9 @@ const _KERNEL_FEATURE = "/sys/fs/btrfs/features/send_stream_version";
 
 let _caps: Promise<SendCapabilities> | undefined;
 
-// Reads of 256 KiB into fresh buffers cost clearly less CPU than 1 MiB ones
-// (measured: allocations this size are recycled rather than page-faulted in).
+// Chunks for readers without a buffer: fresh buffers of 256 KiB cost clearly
+// less CPU than 1 MiB ones (measured: allocations this size are recycled
+// rather than page-faulted in).
 const _READ_SIZE = 1 << 18;
 const _PIPE_SIZE = 1 << 20;
 const _SMALL_READ = 1 << 16;
@@ -179,7 +180,9 @@ export async function send(
 /**
  * Spawns `btrfs <args>` and returns its stdout as a stream that closes only
  * after a zero exit status, errors (with stderr) otherwise, and kills the
- * process when cancelled.
+ * process when cancelled. A byte stream: a reader with its own buffer (BYOB,
+ * as the upload's part buffers) gets the output read straight into it;
+ * other readers get chunks of up to 256 KiB.
  */
 export function commandStream(args: string[]): ReadableStream<Uint8Array> {
   const child = spawnBtrfs(args, {
@@ -192,13 +195,18 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
   const big = enlargePipe(child.pid, 1, _PIPE_SIZE);
   const stderr = new Response(child.stderr).text().catch(() => "");
   const reader = child.stdout.getReader({ mode: "byob" });
-  let buffer = new ArrayBuffer(big ? _READ_SIZE : _SMALL_READ);
   let cancelled = false;
-  return new ReadableStream<Uint8Array>({
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: big ? _READ_SIZE : _SMALL_READ,
     async pull(controller): Promise<void> {
+      const request = controller.byobRequest!;
+      const view = request.view!;
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read(new Uint8Array(buffer));
+        chunk = await reader.read(
+          new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+        );
       } catch (e) {
         killQuietly(child, "SIGTERM");
         await child.status;
@@ -212,17 +220,7 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
         return;
       }
       if (!chunk.done) {
-        const value = chunk.value;
-        if (value.length >= value.buffer.byteLength / 2) {
-          // Mostly full: hand it over, read the next into a new buffer.
-          controller.enqueue(value);
-          buffer = new ArrayBuffer(value.buffer.byteLength);
-        } else {
-          // Copy small reads out, so a consumer holding chunks holds at
-          // most twice their bytes, and reuse the buffer.
-          controller.enqueue(value.slice());
-          buffer = value.buffer as ArrayBuffer;
-        }
+        request.respondWithNewView(chunk.value);
         return;
       }
       // End of output is not success: only the exit status tells.
@@ -230,6 +228,8 @@ export function commandStream(args: string[]): ReadableStream<Uint8Array> {
       if (cancelled) return;
       if (status.success) {
         controller.close();
+        // The reader's buffer goes back to it, empty.
+        if (chunk.value) request.respondWithNewView(chunk.value);
         return;
       }
       const text = (await stderr).trim().split("\n").filter((l) =>

@@ -155,7 +155,7 @@ export async function readSendStreamHead(
   stream: ReadableStream<Uint8Array>,
   options: ReadHeadOptions = {},
 ): Promise<{ head: SendStreamHead; stream: ReadableStream<Uint8Array> }> {
-  const reader = stream.getReader();
+  const reader = _reader(stream);
   let first: Uint8Array = new Uint8Array(0);
   while (sendStreamHeadNeeds(first) !== -1) {
     let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -187,23 +187,87 @@ export async function readSendStreamHead(
         : `refused ${what}: ${why}`,
     );
   }
-  let pending: Uint8Array | null = first;
-  const rest = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (pending !== null) {
-        controller.enqueue(pending);
-        pending = null;
-        return;
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
+  return { head, stream: reader.rest(first) };
+}
+
+/** Bytes read for the head from a byte stream. */
+const _HEAD_READ = 64 * 1024;
+/** Chunks of the rest for readers that bring no buffer. */
+const _CHUNK = 256 * 1024;
+
+/** Reads the head of a stream, then gives the rest as a stream again. */
+interface _HeadReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+  /** The stream again: `first`, then what was not read. */
+  rest(first: Uint8Array): ReadableStream<Uint8Array>;
+}
+
+/**
+ * A byte stream stays one: its rest forwards a reader's own buffer (BYOB)
+ * to it, so bytes go straight into the reader's buffer; any other stream is
+ * read chunk by chunk.
+ */
+function _reader(stream: ReadableStream<Uint8Array>): _HeadReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    const reader = stream.getReader();
+    return {
+      read: () => reader.read(),
+      cancel: (reason) => reader.cancel(reason),
+      rest(first) {
+        let pending: Uint8Array | null = first;
+        return new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (pending !== null) {
+              controller.enqueue(pending);
+              pending = null;
+              return;
+            }
+            const { done, value } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        });
+      },
+    };
+  }
+  return {
+    read: () => byob.read(new Uint8Array(_HEAD_READ)),
+    cancel: (reason) => byob.cancel(reason),
+    rest(first) {
+      let pending: Uint8Array | null = first.length ? first : null;
+      return new ReadableStream({
+        type: "bytes",
+        autoAllocateChunkSize: _CHUNK,
+        async pull(controller) {
+          const request = controller.byobRequest!;
+          const view = new Uint8Array(
+            request.view!.buffer,
+            request.view!.byteOffset,
+            request.view!.byteLength,
+          );
+          if (pending !== null) {
+            const n = Math.min(pending.length, view.length);
+            view.set(pending.subarray(0, n));
+            pending = n < pending.length ? pending.subarray(n) : null;
+            request.respond(n);
+            return;
+          }
+          const r = await byob.read(view);
+          if (r.done) {
+            controller.close();
+            // The reader's buffer goes back to it, empty.
+            if (r.value) request.respondWithNewView(r.value);
+          } else request.respondWithNewView(r.value);
+        },
+        cancel: (reason) => byob.cancel(reason),
+      });
     },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return { head, stream: rest };
+  };
 }
 
 function _concat(a: Uint8Array, b: Uint8Array): Uint8Array {

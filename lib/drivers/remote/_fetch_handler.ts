@@ -216,7 +216,11 @@ class _Exchange {
     }
   }
 
-  /** The response body, aborted when no chunk arrived for `timeoutMs`. */
+  /**
+   * The response body, aborted when no chunk arrived for `timeoutMs`. A
+   * byte stream: a reader with its own buffer (BYOB) gets the bytes read
+   * straight into it, with no chunk allocated on the way.
+   */
   body(
     src: ReadableStream<Uint8Array> | null,
     timeoutMs: number,
@@ -225,7 +229,7 @@ class _Exchange {
       this.#release();
       return new ReadableStream({ start: (c) => c.close() });
     }
-    const reader = src.getReader();
+    const reader = _byobReader(src);
     // One watchdog per body (not a timer per chunk).
     let last = performance.now();
     const watchdog = setInterval(() => {
@@ -235,16 +239,25 @@ class _Exchange {
       clearInterval(watchdog);
       this.#release();
     };
-    return new ReadableStream<Uint8Array>({
+    return new ReadableStream({
+      type: "bytes",
+      // Readers without a buffer get chunks of this size, read into it.
+      autoAllocateChunkSize: _CHUNK,
       pull: async (controller) => {
+        const request = controller.byobRequest!;
+        const view = request.view!;
         last = performance.now();
         try {
-          const r = await reader.read();
+          const r = await reader.read(
+            new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+          );
           last = performance.now();
           if (r.done) {
             done();
             controller.close();
-          } else controller.enqueue(r.value);
+            // The stream's own buffer goes back, empty.
+            if (r.value) request.respondWithNewView(r.value);
+          } else request.respondWithNewView(r.value);
         } catch (e) {
           done();
           controller.error(this.#readError(e, timeoutMs));
@@ -254,7 +267,7 @@ class _Exchange {
         done();
         return reader.cancel(reason);
       },
-    }, { highWaterMark: 0 });
+    });
   }
 
   #readError(e: unknown, timeoutMs: number): unknown {
@@ -268,6 +281,47 @@ class _Exchange {
       this.#timedOut ? "TimeoutError" : "NetworkError",
       { cause: e },
     );
+  }
+}
+
+/** Bytes per chunk for readers that bring no buffer. */
+const _CHUNK = 256 * 1024;
+
+/** A BYOB reader of a byte stream, or one made over a stream of chunks. */
+function _byobReader(
+  src: ReadableStream<Uint8Array>,
+): ReadableStreamBYOBReader {
+  try {
+    return src.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: copy its chunks into the buffers given.
+    let left: Uint8Array | null = null;
+    const chunks = src.getReader();
+    return new ReadableStream({
+      type: "bytes",
+      async pull(controller) {
+        const request = controller.byobRequest!;
+        const view = new Uint8Array(
+          request.view!.buffer,
+          request.view!.byteOffset,
+          request.view!.byteLength,
+        );
+        if (!left) {
+          const r = await chunks.read();
+          if (r.done) {
+            controller.close();
+            request.respond(0);
+            return;
+          }
+          left = r.value;
+        }
+        const n = Math.min(left.length, view.length);
+        view.set(left.subarray(0, n));
+        left = n < left.length ? left.subarray(n) : null;
+        request.respond(n);
+      },
+      cancel: (reason) => chunks.cancel(reason),
+    }).getReader({ mode: "byob" });
   }
 }
 

@@ -87,6 +87,14 @@ function _pacedResponse(
   signal: AbortSignal | undefined,
 ): unknown {
   if (body instanceof ReadableStream) {
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = (body as ReadableStream<Uint8Array>).getReader({ mode: "byob" });
+    } catch {
+      // not a byte stream
+    }
+    // A byte stream stays one: reads still go straight into the reader's buffer.
+    if (byob) return _pacedBytes(byob, pacer, signal);
     const reader = (body as ReadableStream<Uint8Array>).getReader();
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -113,4 +121,31 @@ function _pacedResponse(
     );
   }
   return body;
+}
+
+/** A byte stream read through `reader` as fast as the pacer allows. */
+function _pacedBytes(
+  reader: ReadableStreamBYOBReader,
+  pacer: Pacer,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: _CHUNK,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      const r = await reader.read(
+        new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+      );
+      if (r.done) {
+        controller.close();
+        if (r.value) request.respondWithNewView(r.value);
+        return;
+      }
+      await pacer.take(r.value.length, signal);
+      request.respondWithNewView(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }

@@ -55,14 +55,17 @@ class _LocalDirRemote implements R.Remote {
     this.id = options.id;
     this.#root = options.path.replace(/\/+$/, "") || "/";
     this.marker = new _Marker(`${this.#root}/${REMOTE_MARKER}`);
+    const partSize = options.partSize ?? 16 * MiB;
+    const concurrency = options.concurrency ?? 2;
     this.limits = {
       maxObjectSize: Number.MAX_SAFE_INTEGER,
       maxParts: Number.MAX_SAFE_INTEGER,
       minPartSize: 1,
       maxPartSize: 1024 * MiB,
       equalParts: false,
-      partSize: options.partSize ?? 16 * MiB,
-      concurrency: options.concurrency ?? 2,
+      partSize,
+      concurrency,
+      memory: partSize * (concurrency + 1),
     };
   }
 

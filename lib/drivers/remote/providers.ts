@@ -7,6 +7,7 @@
  */
 
 import { MiB } from "../../core/format.ts";
+import { DEFAULT_MEMORY, fitMemory } from "./memory_budget.ts";
 import type { RemoteLimits } from "./remote.ts";
 
 /** S3-compatible providers with a preset. `custom` covers MinIO, Ceph and the rest. */
@@ -43,16 +44,20 @@ export interface ProviderPreset {
 const _GiB = 1024 * MiB;
 const _TiB = 1024 * _GiB;
 
-const _base: RemoteLimits = {
+/** Limits with the part size and concurrency that fill the default memory budget. */
+function _fitted(
+  l: Omit<RemoteLimits, "partSize" | "concurrency" | "memory">,
+): RemoteLimits {
+  return { ...l, ...fitMemory(DEFAULT_MEMORY, l), memory: DEFAULT_MEMORY };
+}
+
+const _base: RemoteLimits = _fitted({
   maxObjectSize: 5 * _TiB,
   maxParts: 10_000,
   minPartSize: 5 * MiB,
   maxPartSize: 5 * _GiB,
   equalParts: false,
-  // Measured fastest on loopback Ceph (16 MiB x 8 beat 8, 32 and 64 MiB).
-  partSize: 16 * MiB,
-  concurrency: 8,
-};
+});
 
 const _presets: Record<Provider, ProviderPreset> = {
   aws: {
@@ -68,15 +73,13 @@ const _presets: Record<Provider, ProviderPreset> = {
     provider: "r2",
     title: "Cloudflare R2",
     // R2 wants every part but the last the same size, so part sizes cannot
-    // grow: a fixed 64 MiB part reaches 625 GiB per object, and longer
-    // streams continue in `.seqn1`, `.seqn2`, ... objects.
-    limits: {
+    // grow: the default budget's 26 MiB parts reach 254 GiB per object,
+    // and longer streams continue in `.seqn1`, `.seqn2`, ... objects.
+    limits: _fitted({
       ..._base,
       maxObjectSize: Math.floor(4.995 * _TiB),
       equalParts: true,
-      partSize: 64 * MiB,
-      concurrency: 4,
-    },
+    }),
     checksum: "md5",
     isAws: false,
     defaultRegion: "auto",

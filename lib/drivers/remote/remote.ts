@@ -144,6 +144,8 @@ export interface RemoteLimits {
   partSize: number;
   /** Default number of parts in flight. */
   concurrency: number;
+  /** Default budget of part buffers of one upload or download (bytes). */
+  memory: number;
 }
 
 /** An object store: an S3 bucket (with an optional key prefix) or a local directory. */

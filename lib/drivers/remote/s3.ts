@@ -45,6 +45,7 @@ import {
 } from "./retry.ts";
 import { toWebStream } from "./_web_stream.ts";
 import type { S3Command, S3Input, S3Output, S3Sdk } from "./_sdk.ts";
+import { fitMemory, type MemoryShape } from "./memory_budget.ts";
 
 /** Options of {@linkcode s3Remote}. */
 export interface S3RemoteOptions extends S3ClientOptions {
@@ -58,6 +59,12 @@ export interface S3RemoteOptions extends S3ClientOptions {
   partSize?: number;
   /** Parts in flight (preset default when absent). */
   concurrency?: number;
+  /**
+   * Bytes of part buffers one upload or download holds at most. Sets the
+   * part size and concurrency that are not given (see memory_budget.ts);
+   * default 80 MiB, or what a given part size and concurrency need.
+   */
+  memory?: number;
   /** Largest object before a stream continues in `.seqn1`, ... (preset default when absent). */
   maxObjectSize?: number;
   /** Part checksum override (`md5` is accepted everywhere; see {@linkcode PartChecksum}). */
@@ -384,12 +391,32 @@ function _lowerKeys(m: Record<string, string>): Record<string, string> {
 /** The preset's limits with the configured overrides, checked. */
 function _limits(o: S3RemoteOptions, preset: ProviderPreset): R.RemoteLimits {
   const l = preset.limits;
+  let fitted: MemoryShape = l;
+  if (o.memory !== undefined) {
+    try {
+      fitted = fitMemory(o.memory, l, {
+        partSize: o.partSize,
+        concurrency: o.concurrency,
+      });
+    } catch (e) {
+      throw new RangeError(`remote ${o.id}: ${(e as Error).message}`);
+    }
+  }
+  const partSize = o.partSize ?? fitted.partSize;
+  const concurrency = o.concurrency ?? fitted.concurrency;
+  const sized = o.partSize !== undefined || o.concurrency !== undefined;
   const limits = {
     ...l,
-    partSize: o.partSize ?? l.partSize,
-    concurrency: o.concurrency ?? l.concurrency,
+    partSize,
+    concurrency,
+    memory: o.memory ?? (sized ? partSize * (concurrency + 1) : l.memory),
     maxObjectSize: o.maxObjectSize ?? l.maxObjectSize,
   };
+  if (partSize * (concurrency + 1) > limits.memory) {
+    throw new RangeError(
+      `remote ${o.id}: part size ${partSize} × (concurrency ${concurrency} + 1) is above the memory budget of ${limits.memory} bytes; lower the part size or concurrency, or raise the memory budget`,
+    );
+  }
   if (limits.partSize < l.minPartSize) {
     throw new RangeError(
       `remote ${o.id}: part size ${limits.partSize} is below the ${preset.title} minimum of ${l.minPartSize} bytes (5 MiB)`,

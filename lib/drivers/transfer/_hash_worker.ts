@@ -1,8 +1,8 @@
 /**
  * Worker that hashes transfer buffers off the main thread: the SHA-256 of a
- * whole stream (buffers arrive in order) and/or one buffer's own checksum.
- * Shared buffers are read in place; others are transferred in and back,
- * never copied.
+ * whole stream (buffers arrive in order) and/or one buffer's own checksum,
+ * in one pass. Buffers are transferred in and back (shared memory is read
+ * in place), never copied.
  *
  * @module
  */
@@ -29,6 +29,9 @@ interface _PingMsg {
   id: number;
 }
 
+/** Bytes hashed by one hash before the other: both read them while cached. */
+const _SLICE = 1 << 20;
+
 let _stream: Hash = createHash("sha256");
 
 // deno-lint-ignore no-explicit-any
@@ -45,11 +48,17 @@ _self.onmessage = (ev: MessageEvent<_PartMsg | _FinishMsg | _PingMsg>) => {
     _self.postMessage({ id: m.id, hex });
     return;
   }
-  const view = new Uint8Array(m.buf, m.offset, m.length);
-  if (m.stream) _stream.update(view);
-  const digest = m.alg
-    ? new Uint8Array(createHash(m.alg).update(view).digest())
-    : undefined;
+  const own = m.alg ? createHash(m.alg) : null;
+  for (let at = 0; at < m.length; at += _SLICE) {
+    const view = new Uint8Array(
+      m.buf,
+      m.offset + at,
+      Math.min(_SLICE, m.length - at),
+    );
+    if (m.stream) _stream.update(view);
+    own?.update(view);
+  }
+  const digest = own ? new Uint8Array(own.digest()) : undefined;
   if (m.buf instanceof ArrayBuffer) {
     _self.postMessage({ id: m.id, buf: m.buf, digest }, [m.buf]);
   } else {

@@ -1,7 +1,8 @@
 /**
  * Download of a backup as one stream: its object (or its `.seqn` objects in
  * order), read as ranged GETs of 8 MiB, 4 at a time (so a slow consumer holds
- * at most 40 MiB), each resuming with a ranged GET after a mid-body failure,
+ * at most 40 MiB; smaller when the remote's memory budget is), into reused
+ * buffers, each resuming with a ranged GET after a mid-body failure,
  * and checking the SHA-256 recorded in the backup's manifest (or, for a
  * backup sent as one PutObject, in its object's metadata, read with the HEAD
  * whose ETag then pins every ranged GET) at the end. A
@@ -12,6 +13,7 @@
  */
 
 import { MiB } from "../../core/format.ts";
+import { BufferPool } from "./_buffer_pool.ts";
 import { createPartHasher } from "./_hasher.ts";
 import type { Remote, RemoteObject } from "../remote/remote.ts";
 import { type Manifest, readManifest, seqnKey } from "./manifest.ts";
@@ -35,12 +37,12 @@ export interface DownloadOptions {
   retry?: RetryOptions;
   /** Cancels the download. */
   signal?: AbortSignal;
-  /** Bytes per ranged GET (default 8 MiB). */
+  /** Bytes per ranged GET (default 8 MiB, at most half the remote's memory budget). */
   rangeSize?: number;
-  /** Ranged GETs in flight (default 4); memory is rangeSize × (concurrency + 1). */
+  /** Ranged GETs in flight (default 4, fewer when the budget is small); memory is rangeSize × (concurrency + 1). */
   concurrency?: number;
-  /** Hash on the main thread instead of a worker. */
-  inlineHashing?: boolean;
+  /** Hash in a worker thread (costs about 18 MiB; see _hasher.ts); default on the main thread. */
+  hashWorker?: boolean;
 }
 
 /** A download in progress. */
@@ -207,45 +209,103 @@ async function _objectsOfKeys(
   return objects;
 }
 
-/** The concatenated objects, read range by range, hashed and checked at the end. */
+/** Range size and ranges in flight of a download: the options, else what fits the remote's budget. */
+function _shape(
+  remote: Remote,
+  options: DownloadOptions,
+): { rangeSize: number; width: number } {
+  const memory = remote.limits.memory ?? 40 * MiB;
+  const rangeSize = options.rangeSize ??
+    Math.max(MiB, Math.min(8 * MiB, Math.floor(memory / 2 / MiB) * MiB));
+  const width = options.concurrency ??
+    Math.max(1, Math.min(4, Math.floor(memory / rangeSize) - 1));
+  return { rangeSize, width };
+}
+
+/**
+ * The concatenated objects, read range by range, hashed and checked at the
+ * end. A byte stream: a reader with its own buffer (BYOB) gets the bytes
+ * copied into it, and the range buffers are reused; other readers get each
+ * range's buffer as it is (no copy; it is theirs then).
+ */
 function _stream(
   remote: Remote,
   objects: _Object[],
   manifest: Manifest | null,
   options: DownloadOptions,
 ): ReadableStream<Uint8Array> {
-  const hasher = createPartHasher({ inline: options.inlineHashing });
+  const hasher = createPartHasher({ worker: options.hashWorker });
   const ac = new AbortController();
+  const { rangeSize, width } = _shape(remote, options);
+  const pool = new BufferPool(rangeSize * (width + 1));
   const stop = (reason?: unknown) => {
     ac.abort(reason);
+    pool.fail(reason);
     hasher.close();
   };
   const signal = options.signal;
   signal?.addEventListener("abort", () => stop(signal.reason), { once: true });
   const policy = retryPolicy(options.retry);
   const queue = new _RangeQueue(
-    _ranges(objects, options.rangeSize ?? 8 * MiB),
-    options.concurrency ?? 4,
-    (r) => _fetchRange(remote, objects[r.index], r, policy, ac.signal),
+    _ranges(objects, rangeSize),
+    width,
+    async (r) =>
+      await _fetchRange(
+        remote,
+        objects[r.index],
+        r,
+        policy,
+        ac.signal,
+        await pool.get(rangeSize),
+      ),
   );
   const progress = new _Progress(options.onProgress);
-  return new ReadableStream<Uint8Array>({
+  /** The range being delivered: its bytes and how many are out. */
+  let current: { data: Uint8Array<ArrayBuffer>; at: number } | null = null;
+  return new ReadableStream({
+    type: "bytes",
     async pull(controller) {
       try {
         signal?.throwIfAborted();
-        const data = await queue.next();
-        if (data === null) {
-          const hex = await hasher.finish();
-          hasher.close();
-          _checkWhole(remote, manifest, progress.bytes, hex);
-          progress.report(true);
-          controller.close();
-          return;
+        if (!current) {
+          const data = await queue.next();
+          if (data === null) {
+            const hex = await hasher.finish();
+            hasher.close();
+            _checkWhole(remote, manifest, progress.bytes, hex);
+            progress.report(true);
+            controller.close();
+            controller.byobRequest?.respond(0);
+            return;
+          }
+          // The stream hash sees the bytes in order, before the consumer.
+          const { data: back } = await hasher.part(data, null);
+          current = { data: back as Uint8Array<ArrayBuffer>, at: 0 };
         }
-        // Hash off the main thread; the bytes come back for the consumer.
-        const { data: back } = await hasher.part(data, null);
-        progress.add(back.length);
-        controller.enqueue(back);
+        const { data, at } = current;
+        const request = controller.byobRequest;
+        if (request?.view) {
+          const view = new Uint8Array(
+            request.view.buffer,
+            request.view.byteOffset,
+            request.view.byteLength,
+          );
+          const n = Math.min(view.length, data.length - at);
+          view.set(data.subarray(at, at + n));
+          current.at += n;
+          if (current.at === data.length) {
+            pool.put(data.buffer);
+            current = null;
+          }
+          progress.add(n);
+          request.respond(n);
+        } else {
+          // Handing the buffer over moves it out of the pool.
+          pool.forget(data.buffer.byteLength);
+          current = null;
+          progress.add(data.length - at);
+          controller.enqueue(data.subarray(at));
+        }
       } catch (e) {
         stop(e);
         throw e;
@@ -254,7 +314,7 @@ function _stream(
     cancel(reason) {
       stop(reason);
     },
-  }, { highWaterMark: 0 });
+  });
 }
 
 /** Bytes `start`..`end` (inclusive) of object `index`. */
@@ -349,10 +409,15 @@ function _checkWhole(
   }
 }
 
+/** Bytes per read of a body (one buffer per attempt, reused). */
+const _SCRATCH = 256 * 1024;
+
 /**
- * Reads one range into one buffer, resuming with a ranged GET after a
+ * Reads one range into `buf` (at least the range's size), through one small
+ * reused buffer when the body is a byte stream (no chunk allocated per
+ * read), resuming with a ranged GET after a
  * failure mid-body, per the retry policy (attempts count failures in a row
- * without progress).
+ * without progress). Returns the range's bytes (a view of `buf`).
  */
 async function _fetchRange(
   remote: Remote,
@@ -360,37 +425,61 @@ async function _fetchRange(
   range: _Range,
   policy: RetryPolicy,
   signal: AbortSignal,
+  buf: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const { start, end } = range;
-  const buf = new Uint8Array(end - start + 1);
+  const size = end - start + 1;
   let got = 0;
+  const tooLong = () =>
+    new IntegrityError(
+      `${o.key} in remote ${remote.id} sent more than the ${size} bytes asked for: it changed while being read`,
+    );
   const attempt = async () => {
     const whole = start === 0 && got === 0 && end === o.size - 1;
-    const reader = (await remote.get(o.key, {
+    const body = await remote.get(o.key, {
       range: whole ? undefined : { start: start + got, end },
       ifMatch: o.etag,
       signal,
-    })).getReader();
+    });
+    let byob: ReadableStreamBYOBReader | null = null;
+    try {
+      byob = body.getReader({ mode: "byob" });
+    } catch {
+      // not a byte stream
+    }
+    const reader = byob ?? body.getReader();
+    // Reads land in one small buffer, not the range's: a failed read loses
+    // the buffer it was given, and the range keeps what came before.
+    let scratch = byob ? new ArrayBuffer(_SCRATCH) : null;
     try {
       for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        if (got + r.value.length > buf.length) {
-          throw new IntegrityError(
-            `${o.key} in remote ${remote.id} sent more than the ${buf.length} bytes asked for: it changed while being read`,
+        let chunk: Uint8Array;
+        if (byob) {
+          // Up to one byte more than is left: an object that grew shows.
+          const r = await byob.read(
+            new Uint8Array(scratch!, 0, Math.min(_SCRATCH, size - got + 1)),
           );
+          if (r.done) break;
+          scratch = r.value.buffer as ArrayBuffer;
+          chunk = r.value;
+        } else {
+          const r = await (reader as ReadableStreamDefaultReader<Uint8Array>)
+            .read();
+          if (r.done) break;
+          chunk = r.value;
         }
-        buf.set(r.value, got);
-        got += r.value.length;
+        if (got + chunk.length > size) throw tooLong();
+        buf.set(chunk, got);
+        got += chunk.length;
         signal.throwIfAborted();
       }
     } catch (e) {
       reader.cancel().catch(() => {});
       throw e;
     }
-    if (got < buf.length) {
+    if (got < size) {
       throw Object.assign(
-        new Error(`${o.key} ended ${buf.length - got} bytes early`),
+        new Error(`${o.key} ended ${size - got} bytes early`),
         { code: "ERR_STREAM_PREMATURE_CLOSE" },
       );
     }
@@ -405,5 +494,5 @@ async function _fetchRange(
       passThrough: (e) => e instanceof IntegrityError,
     },
   );
-  return buf;
+  return buf.subarray(0, size);
 }

@@ -4,9 +4,16 @@
  * the provider's largest part (providers that need equal parts keep one
  * size); and what that schedule implies for object sizes and memory.
  *
+ * Under a memory budget (the remote's `memory`), parts grow only up to a
+ * third of it, so that two parts can be sent while the next is read; fewer
+ * parts are sent at once as they grow. Objects then end before the
+ * provider's largest object, and a longer stream continues in `.seqn1`, ...
+ *
  * @module
  */
 
+import { MiB } from "../../core/format.ts";
+import { fitMemory } from "../remote/memory_budget.ts";
 import type { Remote, RemoteLimits } from "../remote/remote.ts";
 
 /** Parts per step of the part-size schedule. */
@@ -42,7 +49,7 @@ export function objectCapacity(
   return total;
 }
 
-/** Most bytes of parts held at once when parts are `partSize` long (see the module doc). */
+/** Most bytes of parts held at once when parts are `partSize` long, without a budget (see the module doc). */
 export function memoryBound(
   firstPartSize: number,
   concurrency: number,
@@ -51,14 +58,36 @@ export function memoryBound(
   return Math.max(firstPartSize * (concurrency + 1), 2 * partSize);
 }
 
+/** The largest part a budget lets parts grow to: a third of it (whole MiB), at least `first`. */
+export function growthCap(first: number, memory: number): number {
+  return Math.max(first, Math.floor(memory / 3 / MiB) * MiB);
+}
+
+/**
+ * Parts sent at once when parts are `partSize` long: `concurrency`, or as
+ * many as fit in the budget beside the one being read (at least one).
+ */
+export function sendWidth(
+  memory: number,
+  concurrency: number,
+  partSize: number,
+): number {
+  return Math.max(
+    1,
+    Math.min(concurrency, Math.floor(memory / partSize) - 1),
+  );
+}
+
 /** The sizes one upload works with. */
 export interface UploadShape {
-  /** The remote's limits with the caller's overrides. */
+  /** The remote's limits with the caller's overrides (`maxPartSize` capped by the budget). */
   limits: RemoteLimits;
   /** Size of the first parts. */
   first: number;
   /** Parts sent at once. */
   concurrency: number;
+  /** Bytes of part buffers held at once, at most (being read, hashed or sent). */
+  memory: number;
   /** Largest object the schedule reaches. */
   objMax: number;
 }
@@ -69,12 +98,13 @@ export function uploadShape(
   options: {
     partSize?: number;
     concurrency?: number;
+    memory?: number;
     maxObjectSize?: number;
     maxPartSize?: number;
     equalParts?: boolean;
   },
 ): UploadShape {
-  const limits: RemoteLimits = {
+  const given: RemoteLimits = {
     ...remote.limits,
     equalParts: options.equalParts ?? remote.limits.equalParts,
     maxPartSize: Math.min(
@@ -82,20 +112,51 @@ export function uploadShape(
       options.maxPartSize ?? Infinity,
     ),
   };
-  const first = options.partSize ?? limits.partSize;
-  const concurrency = options.concurrency ?? limits.concurrency;
-  _check(
-    `remote ${remote.id}`,
-    first,
-    concurrency,
-    limits,
-    options.maxObjectSize,
-  );
+  const where = `remote ${remote.id}`;
+  const sized = options.partSize !== undefined ||
+    options.concurrency !== undefined;
+  const fitted = options.memory !== undefined
+    ? _fit(where, options.memory, given, options)
+    : undefined;
+  const first = options.partSize ?? fitted?.partSize ?? given.partSize;
+  const concurrency = options.concurrency ?? fitted?.concurrency ??
+    given.concurrency;
+  _check(where, first, concurrency, given, options.maxObjectSize);
+  const held = first * (concurrency + 1);
+  // Explicit sizes without a budget make their own; a remote whose limits
+  // predate budgets has the one its sizes imply.
+  const memory = options.memory ??
+    (sized ? held : Math.max(given.memory ?? 0, held));
+  if (held > memory) {
+    throw new RangeError(
+      `${where}: part size ${first} × (concurrency ${concurrency} + 1) is above the memory budget of ${memory} bytes; lower the part size or concurrency, or raise the memory budget`,
+    );
+  }
+  const limits: RemoteLimits = {
+    ...given,
+    maxPartSize: Math.min(given.maxPartSize, growthCap(first, memory)),
+  };
   const objMax = objectCapacity(first, {
     ...limits,
     maxObjectSize: options.maxObjectSize ?? limits.maxObjectSize,
   });
-  return { limits, first, concurrency, objMax };
+  return { limits, first, concurrency, memory, objMax };
+}
+
+function _fit(
+  where: string,
+  memory: number,
+  limits: RemoteLimits,
+  given: { partSize?: number; concurrency?: number },
+): { partSize: number; concurrency: number } {
+  try {
+    return fitMemory(memory, limits, {
+      partSize: given.partSize,
+      concurrency: given.concurrency,
+    });
+  } catch (e) {
+    throw new RangeError(`${where}: ${(e as Error).message}`);
+  }
 }
 
 function _check(

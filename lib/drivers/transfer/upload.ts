@@ -6,24 +6,21 @@
  *   that ends first goes up as one PutObject (a zero-length stream makes a
  *   valid empty object); otherwise a multipart upload sends parts
  *   concurrently while the next part is read.
- * - Part sizes: the first 1,000 parts have the configured part size (default
- *   16 MiB), and the size doubles every 1,000 parts after that, up to the
- *   provider's 5 GiB maximum (or `maxPartSize`). 9,000 parts thus reach
- *   16 MiB × 1000 × (1 + 2 + ... + 256) ≈ 8 TiB, more than the 5 TiB most
- *   providers allow, while every stream under 15.6 GiB uses 16 MiB parts.
- *   Providers that need equal parts (R2) keep one size; their objects end at
- *   10,000 parts.
- * - Memory: parts being read, hashed or sent hold at most
- *   max(partSize × (concurrency + 1), 2 × current part size) bytes: as parts
- *   grow, fewer are sent at once. With the defaults that is 144 MiB for any
- *   stream under 109 GiB (part sizes up to 64 MiB), then twice the current
- *   part size (1 GiB past 500 GiB, 8 GiB for the last TiB of a 5 TiB object).
- *   `maxPartSize` caps it at 2 × maxPartSize: objects then end sooner and the
- *   stream continues in the next `.seqn` object.
+ * - Memory: parts being read, hashed or sent never hold more than the
+ *   remote's memory budget (`memory`, default 80 MiB; see
+ *   memory_budget.ts), which sets the part size and concurrency (10 MiB × 7
+ *   by default). Part buffers are reused, and go from the read through the
+ *   hash to the socket without a copy.
+ * - Part sizes: the first 1,000 parts have the first part size, and the size
+ *   doubles every 1,000 parts after that, up to a third of the budget (or
+ *   `maxPartSize`, or the provider's 5 GiB): as parts grow, fewer are sent at
+ *   once. An object ends after 10,000 parts: 232 GiB at the defaults (the
+ *   5 TiB most providers allow from a budget of about 3.2 GiB); providers
+ *   that need equal parts (R2) keep one size.
  * - A stream longer than the largest object continues in further objects,
  *   `.seqn1`, `.seqn2`, ... (derived from the `.seqn0` key given).
  * - Integrity: every part carries a checksum the store verifies (computed in
- *   a worker: Content-MD5, x-amz-checksum-sha256 on AWS, or on other S3
+ *   place: Content-MD5, x-amz-checksum-sha256 on AWS, or on other S3
  *   endpoints the part's SHA-256 as the signed x-amz-content-sha256, which
  *   costs less CPU than MD5); completed objects are checked (size, ETag or
  *   composite checksum).
@@ -81,11 +78,11 @@ import {
   verifyStored,
 } from "./_stored.ts";
 import { BufferPool } from "./_buffer_pool.ts";
-import { Budget, Slots } from "./_gates.ts";
+import { Slots } from "./_gates.ts";
 import { StreamReader } from "./_stream_reader.ts";
 import {
-  memoryBound,
   partSizeFor,
+  sendWidth,
   type UploadShape,
   uploadShape,
 } from "./part_schedule.ts";
@@ -98,9 +95,15 @@ export interface UploadOptions {
   partSize?: number;
   /** Parts sent at once. */
   concurrency?: number;
+  /**
+   * Most bytes of part buffers at once; alone it sets the part size and
+   * concurrency (see memory_budget.ts). Default: the sizes given, else the
+   * remote's budget.
+   */
+  memory?: number;
   /** Largest object; a longer stream continues in `.seqn1`, ... */
   maxObjectSize?: number;
-  /** Cap of the growing part size (bounds memory at 2 × this; objects end sooner). */
+  /** Cap of the growing part size (objects end sooner). */
   maxPartSize?: number;
   /** Keep every part the same size (implied by providers that need it). */
   equalParts?: boolean;
@@ -110,7 +113,9 @@ export interface UploadOptions {
   onProgress?: ProgressCallback;
   /** Cancels the upload (everything is undone). */
   signal?: AbortSignal;
-  /** Hash on the main thread instead of a worker (tests, or where workers are unavailable). */
+  /** Hash in a worker thread (costs about 18 MiB; see _hasher.ts); default on the main thread. */
+  hashWorker?: boolean;
+  /** Hash on the main thread even when `hashWorker` is set (the default without it). */
   inlineHashing?: boolean;
   /** Records progress so that a killed upload can be resumed (see the module doc). */
   journal?: UploadJournal;
@@ -128,6 +133,8 @@ export interface UploadResult extends Manifest {
   reused: { parts: number; bytes: number };
   /** Whether an interrupted upload was taken up again (`reused` may still be 0: a stream that came out different). */
   resumed: boolean;
+  /** Most bytes of part buffers held at once (never above the budget). */
+  peakBufferBytes: number;
 }
 
 /**
@@ -182,8 +189,7 @@ class _Upload {
   readonly #t0 = performance.now();
   readonly #reader: StreamReader;
   readonly #hasher: PartHasher;
-  readonly #pool = new BufferPool();
-  readonly #budget: Budget;
+  readonly #pool: BufferPool;
   readonly #sending = new Slots();
   /** Objects completed by this upload (deleted again if it fails). */
   readonly #done: { key: string; size: number }[] = [];
@@ -208,6 +214,7 @@ class _Upload {
   readonly limits: RemoteLimits;
   readonly first: number;
   readonly concurrency: number;
+  readonly memory: number;
   readonly objMax: number;
 
   constructor(setup: _UploadSetup) {
@@ -218,17 +225,20 @@ class _Upload {
       limits: this.limits,
       first: this.first,
       concurrency: this.concurrency,
+      memory: this.memory,
       objMax: this.objMax,
     } = setup);
     this.#reader = new StreamReader(setup.stream);
-    this.#hasher = createPartHasher({ inline: this.options.inlineHashing });
-    this.#budget = new Budget(this.first * (this.concurrency + 1));
+    this.#hasher = createPartHasher({
+      worker: this.options.hashWorker && !this.options.inlineHashing,
+    });
+    this.#pool = new BufferPool(this.memory);
   }
 
   #fail(error: unknown): void {
     if (this.#failure) return;
     this.#failure = { error };
-    this.#budget.fail(error);
+    this.#pool.fail(error);
     this.#reader.cancel(error);
   }
 
@@ -275,6 +285,7 @@ class _Upload {
         parts: this.#parts,
         reused: { ...this.#reused },
         resumed: this.#resumed,
+        peakBufferBytes: this.#pool.peakBytes,
       };
     } catch (error) {
       this.#fail(error);
@@ -449,26 +460,24 @@ class _Upload {
     throw e;
   }
 
-  /** Reserves memory, then reads up to `size` bytes (fewer only at the end of the stream). */
+  /** Takes a buffer within the budget, then reads up to `size` bytes (fewer only at the end of the stream). */
   async #readPart(size: number): Promise<Uint8Array<ArrayBufferLike>> {
-    await this.#budget.acquire(size);
+    const buf = await this.#pool.get(size);
     this.#check();
-    const buf = this.#pool.get(size);
-    let n: number;
+    let part: Uint8Array<ArrayBuffer>;
     try {
-      n = await this.#reader.fill(buf);
+      part = await this.#reader.fill(buf);
     } catch (e) {
-      this.#budget.release(size);
+      // A failed read may have taken the buffer with it.
+      this.#pool.forget(size);
       throw e;
     }
-    this.#read += n;
-    return n === size ? buf : buf.subarray(0, n);
+    this.#read += part.length;
+    return part;
   }
 
   #release(data: Uint8Array<ArrayBufferLike>): void {
-    const size = data.buffer.byteLength;
-    this.#pool.put(data.buffer);
-    this.#budget.release(size);
+    this.#pool.put(data.buffer as ArrayBuffer);
   }
 
   #launch(
@@ -482,11 +491,8 @@ class _Upload {
     const alg = this.remote.partChecksum;
     // Parts sent at once: `concurrency`, fewer once parts outgrow the budget.
     const tier = partSizeFor(partNumber, this.first, this.limits);
-    const width = Math.max(
-      1,
-      Math.floor(memoryBound(this.first, this.concurrency, tier) / tier) - 1,
-    );
-    // Hash now (in order: the worker sees parts as they were read).
+    const width = sendWidth(this.memory, this.concurrency, tier);
+    // Hash now (in order: the stream hash sees parts as they were read).
     const hashed = this.#hasher.part(part, this.#digestAlg);
     const task = (async () => {
       const { data, digest } = await hashed;
