@@ -30,8 +30,9 @@ function near(actual: number, expected: number, what: string): void {
 //
 // Sizes: full 10 / 2 = 5 GiB; a daily is 1 GiB × days since 03-01 / 2:
 // 03-02 0.5 GiB, 03-03 1 GiB, 03-04 1.5 GiB, 03-05 2 GiB.
-// Parts of 16 MiB (AWS default): 320, 32, 64, 96, 128; each multipart
-// upload is create + parts + complete: 322 + 34 + 66 + 98 + 130 = 650.
+// Parts of 10 MiB (the default 80 MiB budget's part size): 512, 52, 103,
+// 154, 205; each multipart upload is create + parts + complete:
+// 514 + 54 + 105 + 156 + 207 = 1036.
 //
 // The policy's coarsest unit is a month, longer than the 4-day run, so the
 // window is the whole run: 03-01 00:00 .. 03-05 00:00, 96 hours, every run
@@ -61,10 +62,10 @@ const CASE = [
 // 480 + 24 + 48 + 36 = 588; average 588 / 96 = 6.125 GiB.
 const AVERAGE_GIB = (5 * 96 + 0.5 * 48 + 1 * 48 + 1.5 * 24 + 2 * 0) / 96;
 
-// Requests in the window: 650 multipart, 5 manifest PUTs, 5 LISTs (one per
+// Requests in the window: 1036 multipart, 5 manifest PUTs, 5 LISTs (one per
 // run, under 1,000 keys), 5 HEADs (one per object), DeleteObjects 2 per
 // deleted backup (objects, manifest): 4, free on AWS.
-const PUT_CLASS = 650 + 5 + 5; // PUT, COPY, POST, LIST
+const PUT_CLASS = 1036 + 5 + 5; // PUT, COPY, POST, LIST
 const GET_CLASS = 5; // GET and all other: the HEADs
 
 // Restore of 03-05: its chain is 03-05 (2 GiB) and the full (5 GiB), 7 GiB:
@@ -109,7 +110,7 @@ Deno.test("simulate --price aws: one full and four dailies cost what the arithme
   // STANDARD $0.023 per GB-month (a GB is 2^30 bytes on AWS).
   const storageUsd = 6.125 * 0.023; // $0.140875
   near(c.storage[0].usd, storageUsd, "storage");
-  near(kindCount(c, "multipart"), 650 * SCALE, "multipart per month");
+  near(kindCount(c, "multipart"), 1036 * SCALE, "multipart per month");
   near(kindCount(c, "LIST"), 5 * SCALE, "LIST per month");
   near(kindCount(c, "DELETE"), 4 * SCALE, "DELETE per month");
   // $0.005 per 1,000 PUT/LIST, $0.0004 per 1,000 GET/HEAD.
@@ -120,7 +121,7 @@ Deno.test("simulate --price aws: one full and four dailies cost what the arithme
     putUsd + getUsd,
     "requests",
   );
-  near(c.monthlyUsd, storageUsd + putUsd + getUsd, "month"); // $0.16598
+  near(c.monthlyUsd, storageUsd + putUsd + getUsd, "month"); // $0.18066
   assert.deepEqual(c.earlyDeletion, []);
   // Restore: egress 7 GB × $0.09; 900 GET-class and 1 LIST request.
   assert.equal(c.restore.backups, 2);
@@ -148,7 +149,7 @@ Deno.test("simulate --price aws --storage-class STANDARD_IA: dailies deleted aft
   near(c.earlyDeletion[0].usd, fee, "early deletion");
   // Uploads and manifests at the Standard-IA PUT price ($0.01 per 1,000),
   // LIST at Standard's, HEADs at Standard-IA's GET price ($0.001 per 1,000).
-  const requests = (650 + 5) * SCALE / 1000 * 0.01 +
+  const requests = (1036 + 5) * SCALE / 1000 * 0.01 +
     5 * SCALE / 1000 * 0.005 + 5 * SCALE / 1000 * 0.001;
   near(c.monthlyUsd, 6.125 * 0.0125 + requests + fee, "month");
   // Reading back 7 GB from Standard-IA adds $0.01 per GB.
@@ -181,7 +182,7 @@ Deno.test("simulate --price prints the window, the month's total and the restore
     r.out,
     /2024-03-01T00:00:00\+00:00 \.\. 2024-03-05T00:00:00\+00:00 \(4\.0 days\)/,
   );
-  assert.match(r.out, /total +\$0\.1660/);
+  assert.match(r.out, /total +\$0\.1807/);
   assert.match(r.out, /a chain of 2 backups, 7\.0 GiB/);
   assert.match(r.out, /egress \$0\.6300/);
   assert.match(r.out, /time: 10 min at an assumed 100 Mbit\/s/);

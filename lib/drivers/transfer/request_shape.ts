@@ -38,10 +38,10 @@ export const DOWNLOAD_RANGE_SIZE = 8 * 1024 * 1024;
  * import assert from "node:assert/strict";
  * import { providerPreset } from "../remote/providers.ts";
  * import { uploadRequests } from "./request_shape.ts";
- * const limits = providerPreset("aws").limits; // 16 MiB parts
+ * const limits = providerPreset("aws").limits; // 10 MiB parts
  * assert.deepEqual(uploadRequests(1000, limits), { objects: [1000], puts: 1, multipartRequests: 0 });
- * const mp = uploadRequests(40 * 2 ** 20, limits); // 3 parts
- * assert.equal(mp.multipartRequests, 3 + 2);
+ * const mp = uploadRequests(40 * 2 ** 20, limits); // 4 parts
+ * assert.equal(mp.multipartRequests, 4 + 2);
  * ```
  */
 export function uploadRequests(
